@@ -1,0 +1,1 @@
+"""The thin ``dbsync`` command line: parse options, call the library, print results."""

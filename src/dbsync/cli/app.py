@@ -1,0 +1,34 @@
+"""The ``dbsync`` Typer application and its entry point.
+
+Each command lives in its own module with a ``register(app)`` function; this module only
+assembles them and turns library errors into one line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(
+    name="dbsync",
+    help="Sync every table of every database behind a database API into a warehouse (built on dlt).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+COMMAND_MODULES = ["serve"]
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"dbsync.cli.{_name}").register(app)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Console-script entry point."""
+    from dbsync.cli.errors import run_app
+
+    sys.exit(run_app(app, argv))
