@@ -1,0 +1,126 @@
+"""The public ``/v1`` API: parameter checks, grants, and the three read endpoints.
+
+Handlers are plain synchronous functions from a parsed request to ``(status, body)``; they
+raise :class:`~dbsync.server.problems.Problem` for every error answer. Checks run in a fixed
+order so clients can rely on it: 401 (key), 429 (rate limit), 400 (parameters), 403 (grant),
+404 (database/table). A key limited to some databases gets 403 for any other database id,
+existing or not, so a limited key cannot probe which tenants exist.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Tuple
+from urllib.parse import parse_qsl
+
+import orjson
+
+from dbsync.server.problems import Problem
+from dbsync.server.settings import ServerSettings
+from dbsync.server.store import DEFAULT_TABLE, Store
+from dbsync.server.timefmt import parse_instant
+
+__all__ = ["ApiHandlers", "DEFAULT_LIMIT", "parse_query"]
+
+DEFAULT_LIMIT = 100
+
+_SCHEMA_PREFIX = "/v1/databases/"
+_SCHEMA_SUFFIX = "/schema"
+
+
+def _int_param(query: Mapping[str, str], name: str, default: int, minimum: int,
+               maximum: Optional[int] = None) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise Problem.bad_request(f"parameter '{name}' must be an integer, got {text!r}") from None
+    if value < minimum:
+        raise Problem.bad_request(f"parameter '{name}' must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise Problem.bad_request(f"parameter '{name}' must be <= {maximum}, got {value}")
+    return value
+
+
+class ApiHandlers:
+    """The ``/v1`` endpoints over one store."""
+
+    def __init__(self, settings: ServerSettings, store: Store):
+        self.settings = settings
+        self.store = store
+
+    def authenticate(self, key: Optional[str]) -> Optional[List[str]]:
+        """The key's grant (None = every database); 401 for a missing or unknown key."""
+        if key is None or key == "":
+            raise Problem(401, "missing API key: pass it as the api_key query parameter")
+        if key not in self.settings.api_keys:
+            raise Problem(401, "invalid API key")
+        return self.settings.api_keys[key]
+
+    @staticmethod
+    def _check_grant(grant: Optional[List[str]], database: str) -> None:
+        if grant is not None and database not in grant:
+            raise Problem(403, f"this API key is not granted access to database '{database}'")
+
+    def _paging(self, query: Mapping[str, str]) -> Tuple[int, int]:
+        offset = _int_param(query, "offset", 0, 0)
+        limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, self.settings.max_limit)
+        return offset, limit
+
+    def route(self, method: str, path: str, query: Mapping[str, str], grant: Optional[List[str]]) -> bytes:
+        """Dispatch an authenticated ``/v1`` request to its handler; returns the 200 body."""
+        if path == "/v1/resource":
+            handler = self.resource
+        elif path == "/v1/databases":
+            handler = self.databases
+        elif path.startswith(_SCHEMA_PREFIX) and path.endswith(_SCHEMA_SUFFIX) and \
+                path.count("/") == 4 and len(path) > len(_SCHEMA_PREFIX) + len(_SCHEMA_SUFFIX):
+            database = path[len(_SCHEMA_PREFIX):-len(_SCHEMA_SUFFIX)]
+            if method not in ("GET", "HEAD"):
+                raise Problem(405, f"method {method} not allowed on {path}; use GET")
+            return self.schema(database, grant)
+        else:
+            raise Problem.not_found(f"no such endpoint: {path}")
+        if method not in ("GET", "HEAD"):
+            raise Problem(405, f"method {method} not allowed on {path}; use GET")
+        return handler(query, grant)
+
+    def databases(self, query: Mapping[str, str], grant: Optional[List[str]]) -> bytes:
+        """``GET /v1/databases``: the granted databases, ordered by id, paged."""
+        offset, limit = self._paging(query)
+        visible = [{"id": i, "name": n} for i, n in self.store.database_list() if grant is None or i in grant]
+        return orjson.dumps({"data": visible[offset:offset + limit], "total": len(visible),
+                             "offset": offset, "limit": limit})
+
+    def schema(self, database: str, grant: Optional[List[str]]) -> bytes:
+        """``GET /v1/databases/{database}/schema``."""
+        self._check_grant(grant, database)
+        return orjson.dumps(self.store.schema(database))
+
+    def resource(self, query: Mapping[str, str], grant: Optional[List[str]]) -> bytes:
+        """``GET /v1/resource``: one page of a table, live by id or changes since a time."""
+        database = query.get("database")
+        table = query.get("table")
+        if database is not None and table is None:
+            raise Problem.bad_request("parameter 'table' is required when 'database' is given")
+        offset, limit = self._paging(query)
+        since_text = query.get("updated_since")
+        since_us = None
+        if since_text is not None:
+            since_us = parse_instant(since_text)
+            if since_us is None:
+                raise Problem.bad_request(
+                    f"parameter 'updated_since' must be an ISO 8601 date-time with a timezone "
+                    f"(e.g. 2024-01-31T12:00:00Z or 2024-01-31T14:00:00+02:00), got {since_text!r}")
+        if database is None:
+            database = self.store.default_database
+        if table is None:
+            table = DEFAULT_TABLE
+        self._check_grant(grant, database)
+        return self.store.page(database, table, offset, limit, since_us)
+
+
+def parse_query(raw: bytes) -> Dict[str, str]:
+    """Decode a query string; for repeated parameters the last one wins."""
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))

@@ -1,0 +1,190 @@
+"""The ASGI application: routing, faults, rate limits, request log, responses.
+
+A raw ASGI callable rather than a framework: the hot path (``/v1/resource`` with a cached page)
+is a query parse, a dict lookup and two ``send`` calls, which is what lets one Python process
+serve well over 100,000 rows per second. Handlers live in :mod:`dbsync.server.api` and
+:mod:`dbsync.server.admin`; this module adds what applies around them:
+
+* faults (:mod:`dbsync.server.faults`) decided on arrival, before any ``await``;
+* the per-key rate limit and its ``RateLimit-*`` headers on every ``/v1`` answer;
+* JSON errors that never contain the API key (unless ``echo_key_in_errors`` asks for it);
+* one request-log entry per non-admin request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import time
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+
+from dbsync.server.admin import AdminHandlers
+from dbsync.server.api import ApiHandlers, parse_query
+from dbsync.server.faults import FaultDecision
+from dbsync.server.problems import STATUS_CODES, Problem, error_body
+from dbsync.server.requestlog import RequestLogEntry, key_fingerprint, mask_query
+from dbsync.server.settings import ServerSettings
+from dbsync.server.state import ServerState
+
+__all__ = ["ReferenceApp", "create_app"]
+
+logger = logging.getLogger("dbsync.server")
+
+Headers = List[Tuple[bytes, bytes]]
+Send = Callable[[Dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[Dict[str, Any]]]
+
+_JSON = (b"content-type", b"application/json")
+_HEALTH = b'{"status":"ok"}'
+
+
+class ReferenceApp:
+    """ASGI app of the reference server; ``state`` holds its data, faults and log."""
+
+    def __init__(self, settings: Optional[ServerSettings] = None):
+        self.state = ServerState(settings or ServerSettings())
+        self.api = ApiHandlers(self.state.settings, self.state.store)
+        self.admin = AdminHandlers(self.state)
+
+    async def __call__(self, scope: Dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan is off; websockets are not served
+            return
+        path: str = scope["path"]
+        if path == "/admin" or path.startswith("/admin/"):
+            await self._admin(scope, receive, send)
+        else:
+            await self._api(scope, send)
+
+    # ------------------------------------------------------------------ /v1, /health, anything else
+
+    async def _api(self, scope: Dict[str, Any], send: Send) -> None:
+        started = time.perf_counter()
+        path: str = scope["path"]
+        method: str = scope["method"]
+        raw_query: bytes = scope["query_string"]
+        query = parse_query(raw_query) if raw_query else {}
+        key = query.get("api_key")
+        state = self.state
+        decision = state.faults.decide(path)  # arrival order: before any await
+        fault = decision.kind if decision else None
+        headers: Headers = []
+        status: Optional[int]
+        if decision is not None and decision.kind == "drop":
+            self._drop(send)
+            status = None
+        elif decision is not None and decision.kind == "status":
+            status = decision.status or 503
+            code = STATUS_CODES.get(status, "injected_error")
+            message = f"injected fault: HTTP {status}"
+            if decision.retry_after is not None:
+                headers.append((b"retry-after", self._retry_after(decision.retry_after)))
+                message += f", retry after {decision.retry_after:g} seconds"
+            await self._send(send, status, error_body(code, self._maybe_echo(message, key)), headers, method)
+        else:
+            if decision is not None and decision.kind == "slow":
+                await asyncio.sleep(decision.seconds)
+            status, body, fault = self._answer(method, path, query, key, headers, fault)
+            if decision is not None and decision.kind == "truncate":
+                body = body[:len(body) // 2]
+            await self._send(send, status, body, headers, method)
+        state.log.append(RequestLogEntry(
+            time=time.time(), method=method, path=path,
+            query=mask_query(raw_query.decode("utf-8", "replace")) if raw_query else "",
+            status=status, fault=fault, key_fingerprint=key_fingerprint(key),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3)))
+
+    def _answer(self, method: str, path: str, query: Dict[str, str], key: Optional[str], headers: Headers,
+                fault: Optional[str]) -> Tuple[int, bytes, Optional[str]]:
+        """Status and body of a non-faulted (or slow/truncated) request; fills ``headers``."""
+        try:
+            if path == "/health":
+                return 200, _HEALTH, fault
+            if not (path == "/v1" or path.startswith("/v1/")):
+                raise Problem.not_found(f"no such endpoint: {path}")
+            grant = self.api.authenticate(key)
+            limiter = self.state.limiter
+            if limiter is not None:
+                rate = limiter.check(key)  # type: ignore[arg-type]  # authenticate() guarantees a key
+                if self.state.fault_settings.rate_limit_headers:
+                    headers += [(b"ratelimit-limit", b"%d" % rate.limit),
+                                (b"ratelimit-remaining", b"%d" % rate.remaining),
+                                (b"ratelimit-reset", b"%d" % rate.reset_seconds)]
+                if not rate.allowed:
+                    headers.append((b"retry-after", self._retry_after(rate.retry_after)))
+                    fault = "rate_limit"
+                    raise Problem(429, f"rate limit of {limiter.rate:g} requests per second "
+                                       f"(burst {limiter.burst}) exceeded; retry after "
+                                       f"{math.ceil(rate.retry_after)} seconds")
+            return 200, self.api.route(method, path, query, grant), fault
+        except Problem as problem:
+            return problem.status, error_body(problem.code, self._maybe_echo(problem.message, key)), fault
+        except Exception as exc:  # a bug: answer like a server would, keep the details in the log
+            logger.exception("unexpected error answering %s %s", method, path)
+            return 500, error_body("internal_error", f"internal error: {type(exc).__name__}"), fault
+
+    def _maybe_echo(self, message: str, key: Optional[str]) -> str:
+        """Add the received API key to an error message when ``echo_key_in_errors`` is on: a
+        misbehaving API, so tests can check that clients redact what they log."""
+        if key and self.state.fault_settings.echo_key_in_errors:
+            return f"{message} (request api_key={key})"
+        return message
+
+    def _retry_after(self, seconds: float) -> bytes:
+        whole = max(0, math.ceil(seconds - 1e-9))
+        if self.state.fault_settings.retry_after_format == "http-date":
+            return email.utils.formatdate(math.ceil(time.time()) + whole, usegmt=True).encode()
+        return b"%d" % whole
+
+    @staticmethod
+    def _drop(send: Send) -> None:
+        """Close the connection without answering. With uvicorn's protocols ``send`` is a bound
+        method of the request cycle, which holds the asyncio transport; marking the cycle
+        disconnected stops uvicorn from sending its own 500 afterwards."""
+        cycle = getattr(send, "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is None:
+            raise ConnectionAbortedError("injected drop (no transport to close)")
+        transport.close()
+        if hasattr(cycle, "disconnected"):
+            cycle.disconnected = True
+
+    @staticmethod
+    async def _send(send: Send, status: int, body: bytes, headers: Headers, method: str = "GET") -> None:
+        all_headers = [_JSON, (b"content-length", b"%d" % len(body))]
+        all_headers += headers
+        await send({"type": "http.response.start", "status": status, "headers": all_headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+    # ------------------------------------------------------------------ /admin
+
+    async def _admin(self, scope: Dict[str, Any], receive: Receive, send: Send) -> None:
+        admin_key = None
+        for name, value in scope["headers"]:
+            if name == b"x-admin-key":
+                admin_key = value.decode("latin-1")
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if not self.admin.authorized(admin_key):
+            problem = Problem(401, "admin endpoints need the X-Admin-Key header with the admin key")
+            await self._send(send, 401, problem.body(), [])
+            return
+        query = parse_query(scope["query_string"]) if scope["query_string"] else {}
+        try:
+            status, out = self.admin.handle(scope["method"], scope["path"], query, body)
+        except Problem as problem:
+            status, out = problem.status, problem.body()
+        except Exception as exc:
+            logger.exception("unexpected error answering admin %s %s", scope["method"], scope["path"])
+            status, out = 500, error_body("internal_error", f"internal error: {type(exc).__name__}: {exc}")
+        await self._send(send, status, out, [])
+
+
+def create_app(settings: Optional[ServerSettings] = None) -> ReferenceApp:
+    """The ASGI app for ``settings`` (defaults when None), for any ASGI server."""
+    return ReferenceApp(settings)
