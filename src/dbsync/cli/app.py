@@ -21,7 +21,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-COMMAND_MODULES = ["serve"]
+COMMAND_MODULES = ["run", "check", "discover", "status", "serve", "demo"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"dbsync.cli.{_name}").register(app)

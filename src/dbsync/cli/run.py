@@ -1,0 +1,61 @@
+"""``dbsync run``: sync the selected databases and tables into the destination."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from dbsync.cli.common import (
+    ConfigOption,
+    DatabasesOption,
+    DebugOption,
+    PipelineNameOption,
+    PipelinesDirOption,
+    TablesOption,
+    console,
+    err_console,
+    get_config,
+    setup_logging,
+    split_list,
+)
+from dbsync.cli.output import summary_footer, summary_table
+from dbsync.cli.progress import SyncProgress
+from dbsync.pipeline import run_sync
+
+
+def run(
+    config: ConfigOption = None,
+    databases: DatabasesOption = None,
+    tables: TablesOption = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Drop the selected tables and their cursors, then sync everything again.")] = False,
+    destination: Annotated[Optional[str], typer.Option("--destination", help="dlt destination name (duckdb, postgres, ...) or a path to a .duckdb file.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset (schema) name in the destination.")] = None,
+    pipeline_name: PipelineNameOption = None,
+    pipelines_dir: PipelinesDirOption = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Sync every selected table of every selected database (incremental after the first run).
+
+    Example:
+
+        dbsync run -c dbsync.yaml --databases acme,globex --destination ./warehouse.duckdb
+    """
+    setup_logging(debug)
+    cfg = get_config(config)
+    with SyncProgress(err_console, enabled=not no_progress) as progress:
+        result = run_sync(cfg, destination=destination, dataset=dataset, pipeline_name=pipeline_name,
+                          pipelines_dir=pipelines_dir, databases=split_list(databases), tables=split_list(tables),
+                          full_refresh=full_refresh, progress=progress)
+    console.print(summary_table(result))
+    for line in summary_footer(result):
+        console.print(line)
+    code = result.exit_code()
+    if code:
+        raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

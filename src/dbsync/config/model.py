@@ -1,0 +1,156 @@
+"""Typed configuration: what the user declared, after validation and defaults.
+
+The rest_api part (``client``, ``resource_defaults``, ``resources``) is kept as the dicts dlt
+expects, because dlt's own factories (``create_auth``, ``create_paginator``) build the objects
+from them. Everything dbsync adds lives in small frozen dataclasses next to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+
+TLayout = Literal["per_database", "union"]
+TDeleteMode = Literal["delete", "mark", "ignore"]
+
+DEFAULT_PER_DATABASE_NAME = "{database}__{table}"
+DEFAULT_UNION_NAME = "{table}"
+
+
+@dataclass(frozen=True)
+class ListEndpoint:
+    """A paged endpoint that lists things (databases), with where to read each item's fields."""
+
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    data_selector: Optional[str] = None
+    paginator: Any = None  # anything dlt's create_paginator accepts; None = single page/auto
+    id_field: str = "id"
+    name_field: Optional[str] = "name"
+
+
+@dataclass(frozen=True)
+class FieldShape:
+    """Where the schema response keeps a field's name, type, nullability, precision and scale."""
+
+    name: str = "name"
+    type: str = "type"
+    nullable: Optional[str] = "nullable"
+    required: Optional[str] = None  # some APIs say required=true instead of nullable=false
+    precision: Optional[str] = "precision"
+    scale: Optional[str] = "scale"
+
+
+@dataclass(frozen=True)
+class SchemaEndpoint:
+    """Where the tables of a database and their fields come from."""
+
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    tables_selector: Optional[str] = "tables"
+    paginator: Any = None
+    table_name: str = "name"
+    primary_key: Optional[str] = "primary_key"
+    cursor_field: Optional[str] = "cursor_field"
+    fields_selector: str = "fields"
+    field: FieldShape = field(default_factory=FieldShape)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table declared in the config (instead of, or on top of, discovery)."""
+
+    name: str
+    primary_key: Optional[Tuple[str, ...]] = None
+    cursor_field: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DatabasesConfig:
+    listed: Optional[Tuple[str, ...]] = None
+    discover: Optional[ListEndpoint] = None
+    include: Tuple[str, ...] = ("*",)
+    exclude: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TablesConfig:
+    listed: Optional[Tuple[TableSpec, ...]] = None
+    discover: Optional[SchemaEndpoint] = None
+    include: Tuple[str, ...] = ("*",)
+    exclude: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IncrementalSettings:
+    """Cursor-based incremental sync: the API filters on ``param`` >= the last cursor value."""
+
+    enabled: bool = True
+    cursor_field: Optional[str] = None  # None: take it from discovery
+    param: str = "updated_since"
+    initial_value: str = "1970-01-01T00:00:00Z"
+    lag_seconds: float = 0.0
+    # how the cursor value is written into the request; "iso" keeps the API's own string
+    value_format: Literal["iso", "epoch_seconds", "epoch_millis"] = "iso"
+
+
+@dataclass(frozen=True)
+class DeleteSettings:
+    field: str = "deleted"
+    value: Any = True
+    mode: TDeleteMode = "delete"
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    attempts: int = 8
+    max_total_wait: float = 300.0  # seconds spent sleeping between attempts, per request
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_statuses: Tuple[int, ...] = (429, 500, 502, 503, 504)
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class PerformanceSettings:
+    concurrency: int = 8  # pages in flight across all tables
+    prefetch_pages: int = 32  # pages fetched ahead and held in memory, across all tables
+    batch_rows: int = 50_000  # rows per Arrow table handed to dlt
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    name: str = "dbsync"
+    dataset: Optional[str] = None  # default: the pipeline name + "_data"
+    destination: str = "duckdb"
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Everything one connection needs, validated. Build it with :func:`dbsync.config.parse_config`."""
+
+    rest_api: Dict[str, Any]  # client / resource_defaults / resources, as dlt expects them
+    databases: Optional[DatabasesConfig] = None
+    tables: Optional[TablesConfig] = None
+    incremental: IncrementalSettings = field(default_factory=IncrementalSettings)
+    deletes: DeleteSettings = field(default_factory=DeleteSettings)
+    types: Mapping[str, str] = field(default_factory=dict)  # API type name -> dlt data type
+    layout: TLayout = "per_database"
+    database_column: str = "_dbsync_database"
+    retries: RetrySettings = field(default_factory=RetrySettings)
+    performance: PerformanceSettings = field(default_factory=PerformanceSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    source_name: Optional[str] = None  # where the config came from, for messages
+    secrets: Tuple[str, ...] = ()  # secret values to redact everywhere
+
+    @property
+    def client(self) -> Dict[str, Any]:
+        return self.rest_api["client"]
+
+    @property
+    def resources(self) -> List[Dict[str, Any]]:
+        return self.rest_api["resources"]
+
+    @property
+    def dataset_name(self) -> str:
+        return self.pipeline.dataset or f"{self.pipeline.name}_data"

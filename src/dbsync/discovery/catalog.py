@@ -1,0 +1,70 @@
+"""The catalog: databases, their tables, and the tables' fields, as the API described them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    api_type: Optional[str]  # the API's own type name, None when the API does not say
+    nullable: Optional[bool] = None  # None: unknown
+    precision: Optional[int] = None
+    scale: Optional[int] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {"name": self.name, "type": self.api_type, "nullable": self.nullable}
+        if self.precision is not None:
+            d["precision"] = self.precision
+        if self.scale is not None:
+            d["scale"] = self.scale
+        return d
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    primary_key: Tuple[str, ...] = ()
+    cursor_field: Optional[str] = None
+    fields: Optional[Tuple[FieldInfo, ...]] = None  # None: not discovered, types are inferred
+
+    def field(self, name: str) -> Optional[FieldInfo]:
+        for f in self.fields or ():
+            if f.name == name:
+                return f
+        return None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "name": self.name,
+            "primary_key": list(self.primary_key),
+            "cursor_field": self.cursor_field,
+            "fields": None if self.fields is None else [f.to_dict() for f in self.fields],
+        }
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    id: Optional[str]  # None: the API has no notion of databases (one implicit database)
+    name: Optional[str] = None
+    tables: Tuple[TableInfo, ...] = ()
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"id": self.id, "name": self.name, "tables": [t.to_dict() for t in self.tables]}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    databases: Tuple[DatabaseInfo, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"databases": [d.to_dict() for d in self.databases]}
+
+    @property
+    def table_count(self) -> int:
+        return sum(len(d.tables) for d in self.databases)
+
+    def database_ids(self) -> List[Optional[str]]:
+        return [d.id for d in self.databases]

@@ -1,0 +1,229 @@
+"""Build the catalog: list databases (or take the configured list), then each database's tables.
+
+Databases are described concurrently (a connection with hundreds of databases should not wait
+for them one by one); the order of the result is always the API's (or the config's) order.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from dbsync.config.model import ListEndpoint, SchemaEndpoint, SyncConfig, TableSpec
+from dbsync.discovery.catalog import Catalog, DatabaseInfo, FieldInfo, TableInfo
+from dbsync.discovery.placeholders import fill_params, fill_path
+from dbsync.errors import ConfigError, NotFoundError, ResponseFormatError, Where
+from dbsync.http.client import ApiClient
+from dbsync.http.paging import iter_pages, select_data
+
+logger = logging.getLogger("dbsync.discovery")
+
+
+def matches(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def discover_catalog(
+    config: SyncConfig,
+    client: ApiClient,
+    *,
+    databases: Optional[Sequence[str]] = None,
+    tables: Optional[Sequence[str]] = None,
+) -> Catalog:
+    """The databases and tables this run will sync, with their fields when the API describes them.
+
+    ``databases``/``tables`` narrow the selection (exact names or glob patterns); a name that
+    matches nothing is an error, so a typo does not silently sync nothing.
+    """
+    if config.databases is None and config.tables is None:
+        return Catalog(databases=())
+    db_entries = _list_databases(config, client)
+    if databases:
+        db_entries = _select(db_entries, databases, what="database", key=lambda e: e[0])
+    if config.tables is None:
+        raise ConfigError("databases are configured but no 'tables' section says which tables to sync",
+                          key="tables", source=config.source_name)
+
+    def describe(entry: Tuple[Optional[str], Optional[str]]) -> DatabaseInfo:
+        db_id, db_name = entry
+        found = _tables_of(config, client, db_id)
+        if tables:
+            found = _select(found, tables, what=f"table in database '{db_id}'" if db_id else "table",
+                            key=lambda t: t.name, allow_empty=len(db_entries) > 1)
+        return DatabaseInfo(id=db_id, name=db_name, tables=tuple(found))
+
+    workers = max(1, min(config.performance.concurrency, len(db_entries)))
+    if workers == 1:
+        described = [describe(e) for e in db_entries]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dbsync-discover") as pool:
+            described = list(pool.map(describe, db_entries))
+    if tables and not any(d.tables for d in described):
+        raise NotFoundError(f"no table matches {', '.join(tables)} in any selected database",
+                            hint="run `dbsync discover` to see the tables")
+    return Catalog(databases=tuple(described))
+
+
+def _select(items: List[Any], patterns: Sequence[str], *, what: str, key: Any,
+            allow_empty: bool = False) -> List[Any]:
+    names = [key(i) for i in items]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(str(n), pattern) for n in names) and not allow_empty:
+            available = ", ".join(str(n) for n in names[:20]) or "none"
+            raise NotFoundError(f"no {what} matches '{pattern}' (available: {available})",
+                                hint="run `dbsync discover` to see what exists")
+    return [i for i in items if matches(str(key(i)), patterns)]
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+
+def _list_databases(config: SyncConfig, client: ApiClient) -> List[Tuple[Optional[str], Optional[str]]]:
+    cfg = config.databases
+    if cfg is None:
+        return [(None, None)]
+    if cfg.listed is not None:
+        entries = [(d, d) for d in cfg.listed]
+    else:
+        entries = _discover_databases(cfg.discover, client)  # type: ignore[arg-type]
+    kept = [e for e in entries if matches(str(e[0]), cfg.include) and not matches(str(e[0]), cfg.exclude)]
+    if not kept:
+        raise NotFoundError(
+            f"no databases to sync: {len(entries)} found, none left after include {list(cfg.include)} "
+            f"and exclude {list(cfg.exclude)}",
+            hint="check databases.include/exclude in the config",
+        )
+    return kept
+
+
+def _discover_databases(ep: ListEndpoint, client: ApiClient) -> List[Tuple[str, Optional[str]]]:
+    where = Where(path=ep.path, page=None)
+    out: List[Tuple[str, Optional[str]]] = []
+    seen = set()
+    for records, _page in iter_pages(client, ep.path, dict(ep.params), paginator_cfg=ep.paginator or "single_page",
+                                     data_selector=ep.data_selector, where=where):
+        for i, item in enumerate(records):
+            if not isinstance(item, Mapping) or ep.id_field not in item:
+                raise ResponseFormatError(
+                    f"database list item {i} has no '{ep.id_field}' field",
+                    where=Where(path=ep.path),
+                    hint="set databases.discover.id_field to the field holding the database id",
+                )
+            db_id = str(item[ep.id_field])
+            if db_id in seen:
+                continue
+            seen.add(db_id)
+            name = item.get(ep.name_field) if ep.name_field else None
+            out.append((db_id, None if name is None else str(name)))
+    return out
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+def _tables_of(config: SyncConfig, client: ApiClient, database: Optional[str]) -> List[TableInfo]:
+    tcfg = config.tables
+    assert tcfg is not None
+    discovered: Optional[List[TableInfo]] = None
+    if tcfg.discover is not None:
+        discovered = _discover_tables(tcfg.discover, client, database)
+    if tcfg.listed is not None:
+        result = []
+        by_name = {t.name: t for t in discovered or []}
+        for spec in tcfg.listed:
+            if discovered is not None and spec.name not in by_name:
+                raise NotFoundError(
+                    f"table '{spec.name}' is listed in the config but the schema endpoint does not know it "
+                    f"(it has: {', '.join(by_name) or 'no tables'})",
+                    where=Where(database=database),
+                    hint="fix tables.list, or check the database",
+                )
+            result.append(_overlay(by_name.get(spec.name), spec, config))
+    else:
+        result = list(discovered or [])
+    return [t for t in result if matches(t.name, tcfg.include) and not matches(t.name, tcfg.exclude)]
+
+
+def _overlay(found: Optional[TableInfo], spec: TableSpec, config: SyncConfig) -> TableInfo:
+    base = found or TableInfo(name=spec.name)
+    return TableInfo(
+        name=spec.name,
+        primary_key=spec.primary_key or base.primary_key,
+        cursor_field=spec.cursor_field or base.cursor_field or config.incremental.cursor_field,
+        fields=base.fields,
+    )
+
+
+def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[str]) -> List[TableInfo]:
+    values = {"database": database}
+    path = fill_path(ep.path, values)
+    params = fill_params(dict(ep.params), values)
+    where = Where(database=database, path=ep.path)
+    tables: List[TableInfo] = []
+    for records, _page in iter_pages(client, path, params, paginator_cfg=ep.paginator or "single_page",
+                                     data_selector=ep.tables_selector or "$", where=where):
+        for i, item in enumerate(records):
+            tables.append(_parse_table(ep, item, i, where))
+    names = [t.name for t in tables]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ResponseFormatError(f"the schema lists table(s) {sorted(dupes)} twice", where=where)
+    return tables
+
+
+def _parse_table(ep: SchemaEndpoint, item: Any, index: int, where: Where) -> TableInfo:
+    if not isinstance(item, Mapping) or not isinstance(item.get(ep.table_name), str):
+        raise ResponseFormatError(
+            f"schema entry {index} has no table name at '{ep.table_name}'",
+            where=where,
+            hint="set tables.discover.table_name (and tables_selector) to match the schema response",
+        )
+    name = item[ep.table_name]
+    table_where = Where(database=where.database, table=name, path=where.path)
+    pk: Tuple[str, ...] = ()
+    if ep.primary_key and item.get(ep.primary_key) is not None:
+        raw_pk = item[ep.primary_key]
+        pk = (raw_pk,) if isinstance(raw_pk, str) else tuple(str(p) for p in raw_pk)
+    cursor = item.get(ep.cursor_field) if ep.cursor_field else None
+    raw_fields = item.get(ep.fields_selector)
+    fields: Optional[Tuple[FieldInfo, ...]] = None
+    if raw_fields is not None:
+        if isinstance(raw_fields, Mapping):  # {"name": {...}} shape
+            raw_fields = [{**(v if isinstance(v, Mapping) else {ep.field.type: v}), ep.field.name: k}
+                          for k, v in raw_fields.items()]
+        if not isinstance(raw_fields, list):
+            raise ResponseFormatError(f"fields at '{ep.fields_selector}' are not a list", where=table_where)
+        fields = tuple(_parse_field(ep, f, j, table_where) for j, f in enumerate(raw_fields))
+    return TableInfo(name=name, primary_key=pk, cursor_field=cursor if isinstance(cursor, str) else None,
+                     fields=fields)
+
+
+def _parse_field(ep: SchemaEndpoint, raw: Any, index: int, where: Where) -> FieldInfo:
+    shape = ep.field
+    if not isinstance(raw, Mapping) or not isinstance(raw.get(shape.name), str):
+        raise ResponseFormatError(f"field {index} has no name at '{shape.name}'", where=where,
+                                  hint="set tables.discover.field.name to match the schema response")
+    nullable: Optional[bool] = None
+    if shape.nullable and raw.get(shape.nullable) is not None:
+        nullable = bool(raw[shape.nullable])
+    elif shape.required and raw.get(shape.required) is not None:
+        nullable = not bool(raw[shape.required])
+    api_type = raw.get(shape.type)
+    precision = _int_or_none(raw.get(shape.precision)) if shape.precision else None
+    scale = _int_or_none(raw.get(shape.scale)) if shape.scale else None
+    from dbsync.discovery.types import parse_type_params
+
+    if precision is None:
+        precision, s2 = parse_type_params(api_type if isinstance(api_type, str) else None)
+        scale = scale if scale is not None else s2
+    return FieldInfo(name=raw[shape.name], api_type=None if api_type is None else str(api_type),
+                     nullable=nullable, precision=precision, scale=scale)
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None

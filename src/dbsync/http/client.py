@@ -1,0 +1,319 @@
+"""The API client: dlt's RESTClient (auth, base URL, headers) plus retries, pacing and clear errors.
+
+Every request goes through :meth:`ApiClient.get_json`, which
+
+- waits for the shared :class:`AdaptiveLimiter` (concurrency, Retry-After, rate-limit headers);
+- retries 429/5xx, timeouts, dropped connections and truncated bodies with exponential backoff
+  and jitter, logging each retry at WARNING with its reason;
+- maps everything else to one ``DbsyncError`` that names database, table and page, says what to
+  do, and never contains the API key (messages are redacted and lower-level exceptions are not
+  chained).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from dbsync.config.model import RetrySettings, SyncConfig
+from dbsync.errors import (
+    ApiError,
+    ApiUnreachableError,
+    AuthError,
+    ConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResponseFormatError,
+    RetriesExhaustedError,
+    Where,
+)
+from dbsync.http.ratelimit import AdaptiveLimiter
+from dbsync.http.redaction import redact, register_basic_auth, register_secret
+from dbsync.http.retry import backoff_delay, parse_retry_after
+
+logger = logging.getLogger("dbsync.http")
+
+# connection refused is retried briefly only: a server that is down will not come back in time
+REFUSED_ATTEMPTS = 3
+
+
+@dataclass
+class RequestStats:
+    """Counters for the run summary; shared by all threads."""
+
+    requests: int = 0
+    retries: Counter = field(default_factory=Counter)  # reason -> count
+    bytes_received: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_request(self, nbytes: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.bytes_received += nbytes
+
+    def count_retry(self, reason: str) -> None:
+        with self._lock:
+            self.retries[reason] += 1
+
+    @property
+    def total_retries(self) -> int:
+        return sum(self.retries.values())
+
+
+@dataclass(frozen=True)
+class Page:
+    """One parsed response: the JSON document and what we need from the response."""
+
+    doc: Any
+    status: int
+    headers: Mapping[str, str]
+    url: str  # redacted
+    response: Any = field(default=None, repr=False, compare=False)
+
+    def response_for_paginator(self) -> requests.Response:
+        """The response, with ``.json()`` answering from the already parsed document, so dlt's
+        paginators (which call it for totals and cursors) do not parse the body again."""
+        doc = self.doc
+        self.response.json = lambda **_: doc
+        return self.response
+
+
+class _Retriable(Exception):
+    """Internal: this attempt failed in a way worth retrying."""
+
+    def __init__(self, reason: str, retry_after: Optional[float] = None, refused: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.refused = refused
+
+
+class ApiClient:
+    """Talks to one database API. Thread-safe: pages of many tables are fetched concurrently."""
+
+    def __init__(self, config: SyncConfig, *, limiter: Optional[AdaptiveLimiter] = None,
+                 stats: Optional[RequestStats] = None, rng: Optional[random.Random] = None):
+        from dlt.sources.helpers.rest_client import RESTClient
+        from dlt.sources.rest_api.config_setup import create_auth
+
+        self.config = config
+        self.retry: RetrySettings = config.retries
+        self.limiter = limiter or AdaptiveLimiter(config.performance.concurrency)
+        self.stats = stats or RequestStats()
+        self._rng = rng or random.Random()
+        register_secret(*config.secrets)
+        client_cfg = config.client
+        try:
+            auth = create_auth(client_cfg.get("auth"))
+        except Exception as exc:
+            raise ConfigError(f"invalid auth: {redact(exc)}", key="client.auth", source=config.source_name) from None
+        self._register_auth_secrets(auth)
+        self.session = requests.Session()
+        pool = max(10, config.performance.concurrency + 4)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.trust_env = False  # no proxy/netrc lookups per request; proxies via config only
+        self.rest = RESTClient(
+            base_url=client_cfg["base_url"],
+            headers=client_cfg.get("headers"),
+            auth=auth,
+            session=self.session,
+        )
+
+    @staticmethod
+    def _register_auth_secrets(auth: Any) -> None:
+        for attr in ("api_key", "token", "password", "client_secret", "access_token"):
+            value = getattr(auth, attr, None)
+            if isinstance(value, str) and value:
+                register_secret(value)
+        username, password = getattr(auth, "username", None), getattr(auth, "password", None)
+        if isinstance(username, str) and isinstance(password, str):
+            register_basic_auth(username, password)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the one way to make a request -------------------------------------------------------------
+    def get_json(
+        self,
+        path: str,
+        params: Optional[Dict[str, Any]] = None,
+        *,
+        where: Where,
+        method: str = "GET",
+        json: Optional[Dict[str, Any]] = None,
+    ) -> Page:
+        """Request ``path`` and return the parsed JSON, retrying what is worth retrying."""
+        attempts = self.retry.attempts
+        waited = 0.0
+        last_reason = ""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._attempt(path, params, method, json, where)
+            except _Retriable as retriable:
+                last_reason = retriable.reason
+                if retriable.refused and attempt >= REFUSED_ATTEMPTS:
+                    raise ApiUnreachableError(
+                        f"cannot connect to {self._base()}: {retriable.reason}",
+                        where=where,
+                        hint="is the server running and client.base_url right?",
+                    ) from None
+                if attempt == attempts:
+                    break
+                delay = backoff_delay(self.retry, attempt, self._rng)
+                if retriable.retry_after is not None:
+                    delay = max(delay, retriable.retry_after)
+                if waited + delay > self.retry.max_total_wait:
+                    raise RetriesExhaustedError(
+                        f"gave up after {attempt} attempts and {waited:.1f}s of waiting: {last_reason}",
+                        where=where,
+                        hint=f"the next wait ({delay:.0f}s) would pass retries.max_total_wait "
+                        f"({self.retry.max_total_wait:.0f}s); try again later or raise it",
+                    ) from None
+                self.stats.count_retry(_reason_kind(retriable.reason))
+                logger.warning(
+                    "%s: %s; retry %d/%d in %.2fs",
+                    where.describe() or path, retriable.reason, attempt, attempts - 1, delay,
+                )
+                time.sleep(delay)
+                waited += delay
+        raise RetriesExhaustedError(
+            f"gave up after {attempts} attempts: {last_reason}",
+            where=where,
+            hint="the API kept failing; try again later or raise retries.attempts",
+        )
+
+    def _base(self) -> str:
+        return redact(self.config.client["base_url"])
+
+    def _attempt(self, path: str, params: Optional[Dict[str, Any]], method: str,
+                 json: Optional[Dict[str, Any]], where: Where) -> Page:
+        self.limiter.acquire()
+        status: Optional[int] = None
+        headers: Optional[Mapping[str, str]] = None
+        retry_after: Optional[float] = None
+        try:
+            try:
+                response = self.rest.request(path, method=method, params=params, json=json,
+                                             timeout=self.retry.timeout)
+                content = response.content  # the body is read here; a cut connection raises here
+            except requests.exceptions.Timeout:
+                raise _Retriable(f"timed out after {self.retry.timeout:g}s") from None
+            except requests.exceptions.ConnectionError as exc:
+                refused = _is_refused(exc)
+                raise _Retriable("connection refused" if refused else f"connection dropped ({_short(exc)})",
+                                 refused=refused) from None
+            except requests.exceptions.ChunkedEncodingError as exc:
+                raise _Retriable(f"connection dropped mid-body ({_short(exc)})") from None
+            except requests.exceptions.InvalidURL as exc:
+                raise ConfigError(f"invalid URL for path {path!r}: {redact(exc)}", key="client.base_url") from None
+            except requests.exceptions.RequestException as exc:
+                raise ApiError(f"request failed: {type(exc).__name__}: {redact(exc)}", where=where) from None
+            status = response.status_code
+            headers = response.headers
+            self.stats.count_request(len(content))
+            if status in self.retry.retry_statuses:
+                retry_after = parse_retry_after(headers.get("Retry-After"))
+                reason = f"HTTP {status} {response.reason or ''}".strip()
+                if retry_after is not None:
+                    reason += f" (Retry-After {retry_after:.0f}s)"
+                raise _Retriable(reason, retry_after=retry_after)
+            if status >= 400:
+                raise self._status_error(status, response.reason, content, path, where)
+            doc = self._parse(content, headers, path, where)
+            return Page(doc=doc, status=status, headers=headers, url=redact(response.url), response=response)
+        finally:
+            self.limiter.release(status=status, headers=headers, retry_after=retry_after)
+
+    def _parse(self, content: bytes, headers: Mapping[str, str], path: str, where: Where) -> Any:
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            head = content[:1].strip() if content else b""
+            content_type = headers.get("Content-Type", "unknown")
+            if content and content.lstrip()[:1] in (b"{", b"["):
+                # a body that starts like JSON but does not parse: cut short in transit
+                raise _Retriable(f"truncated or invalid JSON body ({len(content)} bytes)") from None
+            raise ResponseFormatError(
+                f"the response is not JSON (Content-Type {content_type}, {len(content)} bytes"
+                + (f", starts with {redact(content[:40].decode('utf-8', 'replace'))!r}" if head else ", empty")
+                + ")",
+                where=where,
+                hint=f"check that path {path!r} is the JSON API endpoint",
+            ) from None
+
+    def _status_error(self, status: int, reason: Optional[str], content: bytes, path: str, where: Where) -> ApiError:
+        detail = _error_detail(content)
+        said = f": server said {detail!r}" if detail else ""
+        if status == 401:
+            return AuthError(f"the API rejected the credentials (401 Unauthorized){said}", status=status, where=where,
+                             hint="check the API key in SOURCES__DBSYNC__API_KEY or .dlt/secrets.toml")
+        if status == 403:
+            return PermissionDeniedError(f"access denied (403 Forbidden){said}", status=status, where=where,
+                                         hint="the key lacks a grant for this; ask for access or exclude it from the sync")
+        if status == 404:
+            return NotFoundError(f"not found (404) at {path}{said}", status=status, where=where,
+                                 hint="check the path in the config and that the database/table exists")
+        if status == 400:
+            return ApiError(f"bad request (400) at {path}{said}", status=status, where=where,
+                            hint="check the endpoint params in the config")
+        return ApiError(f"HTTP {status} {reason or ''} at {path}{said}", status=status, where=where)
+
+
+def _error_detail(content: bytes, limit: int = 200) -> str:
+    """The server's own error message, if it sent one, redacted and kept short."""
+    if not content:
+        return ""
+    try:
+        doc = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        text = content[:limit].decode("utf-8", "replace")
+        return redact(" ".join(text.split()))
+    msg: Any = doc
+    if isinstance(doc, dict):
+        err = doc.get("error", doc)
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("detail") or err.get("code") or err
+        else:
+            msg = doc.get("message") or doc.get("detail") or err
+    text = msg if isinstance(msg, str) else orjson.dumps(msg).decode()
+    text = " ".join(text.split())
+    return redact(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _is_refused(exc: BaseException) -> bool:
+    text = repr(exc)
+    return "Connection refused" in text or "NewConnectionError" in text or "Errno 111" in text
+
+
+def _short(exc: BaseException) -> str:
+    """A short, secret-free description of a low-level network error (no URLs)."""
+    text = repr(exc)
+    for marker in ("RemoteDisconnected", "Connection reset by peer", "IncompleteRead", "Connection aborted",
+                   "ProtocolError", "BrokenPipe", "Read timed out", "InvalidChunkLength"):
+        if marker in text:
+            return marker
+    return type(exc).__name__
+
+
+def _reason_kind(reason: str) -> str:
+    """Group retry reasons for the summary: 'HTTP 503', 'connection dropped', ..."""
+    if reason.startswith("HTTP "):
+        return " ".join(reason.split()[:2])
+    if reason.startswith("connection dropped"):
+        return "connection dropped"
+    if reason.startswith("truncated"):
+        return "truncated body"
+    if reason.startswith("timed out"):
+        return "timeout"
+    return reason.split(" (")[0]

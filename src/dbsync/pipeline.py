@@ -1,0 +1,218 @@
+"""Run a sync end to end: lock the pipeline, discover, extract/normalize/load with dlt, report.
+
+This is the library entry point behind ``dbsync run`` and ``dbsync demo``: it returns a
+:class:`SyncResult` (per-table rows, deletes, requests, retries, errors) instead of printing, and
+raises ``DbsyncError`` subclasses with one-line messages.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+from dbsync.config.model import SyncConfig
+from dbsync.config.parse import parse_config
+from dbsync.errors import DbsyncError, DestinationError, PipelineBusyError
+from dbsync.http.client import RequestStats
+from dbsync.http.redaction import redact
+from dbsync.source.report import RunReport, TableReport
+from dbsync.source.source import ProgressCallback, dbsync_source
+
+logger = logging.getLogger("dbsync.pipeline")
+
+
+def quiet_dlt_defaults() -> None:
+    """dlt settings that suit a CLI tool: no telemetry (no network), no per-run noise."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+
+
+@dataclass
+class SyncResult:
+    report: RunReport
+    stats: RequestStats
+    pipeline_name: str
+    dataset_name: str
+    destination: str
+    seconds: float
+    load_ids: List[str]
+
+    @property
+    def failed(self) -> List[TableReport]:
+        return self.report.failed
+
+    @property
+    def ok(self) -> bool:
+        return not self.report.failed
+
+    def exit_code(self) -> int:
+        failed = self.report.failed
+        return failed[0].error.exit_code if failed and failed[0].error is not None else 0
+
+
+def make_destination(destination: Optional[str], pipeline_name: str) -> Any:
+    """A dlt destination from a name (``duckdb``, ``postgres``...) or a ``.duckdb`` file path."""
+    import dlt
+
+    name = destination or "duckdb"
+    if name.endswith(".duckdb") or os.sep in name:
+        path = Path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(path))
+    return name
+
+
+def destination_label(destination: Any) -> str:
+    if isinstance(destination, str):
+        return destination
+    credentials = getattr(destination, "config_params", {}).get("credentials")
+    return f"{destination.destination_name}:{credentials}" if isinstance(credentials, str) else destination.destination_name
+
+
+@contextmanager
+def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
+    """One run per pipeline at a time: a second run refuses instead of corrupting state."""
+    Path(pipelines_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(pipelines_dir) / f".{pipeline_name}.dbsync.lock"
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise PipelineBusyError(
+                f"pipeline '{pipeline_name}' is already running ({holder})",
+                hint="wait for it to finish; two runs on one pipeline would corrupt its state",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        yield
+    finally:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        finally:
+            handle.close()
+
+
+def default_pipelines_dir() -> str:
+    from dlt.common.pipeline import get_dlt_pipelines_dir
+
+    return get_dlt_pipelines_dir()
+
+
+def make_pipeline(config: SyncConfig, *, destination: Optional[str] = None, dataset: Optional[str] = None,
+                  pipeline_name: Optional[str] = None, pipelines_dir: Optional[str] = None) -> Any:
+    import dlt
+
+    name = pipeline_name or config.pipeline.name
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=make_destination(destination or config.pipeline.destination, name),
+        dataset_name=dataset or config.dataset_name,
+        pipelines_dir=pipelines_dir,
+    )
+
+
+def run_sync(
+    config: Union[SyncConfig, Mapping[str, Any]],
+    *,
+    destination: Optional[str] = None,
+    dataset: Optional[str] = None,
+    pipeline_name: Optional[str] = None,
+    pipelines_dir: Optional[str] = None,
+    databases: Optional[Sequence[str]] = None,
+    tables: Optional[Sequence[str]] = None,
+    full_refresh: bool = False,
+    progress: Optional[ProgressCallback] = None,
+) -> SyncResult:
+    """Sync the selected databases and tables into the destination and report what happened.
+
+    Tables that fail (after retries) are reported in the result and do not stop the others;
+    their cursor does not move, so the next run fetches their rows again.
+    """
+    quiet_dlt_defaults()
+    cfg = config if isinstance(config, SyncConfig) else parse_config(config)
+    name = pipeline_name or cfg.pipeline.name
+    pdir = pipelines_dir or default_pipelines_dir()
+    started = time.time()
+    with pipeline_lock(pdir, name):
+        pipeline = make_pipeline(cfg, destination=destination, dataset=dataset, pipeline_name=name,
+                                 pipelines_dir=pdir)
+        source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress)
+        session = source.dbsync_session
+        try:
+            info = _run(pipeline, source, full_refresh=full_refresh)
+        finally:
+            session.close()
+    return SyncResult(
+        report=session.report,
+        stats=session.client.stats,
+        pipeline_name=name,
+        dataset_name=pipeline.dataset_name,
+        destination=destination_label(pipeline.destination) if pipeline.destination else str(destination),
+        seconds=time.time() - started,
+        load_ids=list(getattr(info, "loads_ids", []) or []),
+    )
+
+
+def loader_file_format(pipeline: Any) -> Optional[str]:
+    """Parquet where the destination takes it (DuckDB loads it in a fraction of the time of
+    INSERT statements); otherwise the destination's preferred format."""
+    try:
+        caps = pipeline.destination.capabilities()
+    except Exception:
+        return None
+    formats = list(caps.supported_loader_file_formats or [])
+    return "parquet" if "parquet" in formats else None
+
+
+def _run(pipeline: Any, source: Any, *, full_refresh: bool) -> Any:
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    kwargs: Dict[str, Any] = {"loader_file_format": loader_file_format(pipeline)}
+    if full_refresh:
+        kwargs["refresh"] = "drop_resources"
+    try:
+        return pipeline.run(source, **kwargs)
+    except PipelineStepFailed as exc:
+        cause = _find_dbsync_error(exc)
+        if cause is not None:
+            raise _without_chain(cause) from None
+        inner = exc.exception
+        raise DestinationError(
+            f"the {exc.step} step failed: {type(inner).__name__}: {_first_line(redact(inner))}",
+            hint="rerun to retry pending loads; --debug shows the full error",
+        ) from None
+
+
+def _find_dbsync_error(exc: BaseException) -> Optional[DbsyncError]:
+    seen = set()
+    node: Optional[BaseException] = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, DbsyncError):
+            return node
+        inner = getattr(node, "exception", None)
+        node = inner if isinstance(inner, BaseException) else (node.__cause__ or node.__context__)
+    return None
+
+
+def _without_chain(error: DbsyncError) -> DbsyncError:
+    error.__cause__ = None
+    error.__context__ = None
+    error.__traceback__ = None
+    return error
+
+
+def _first_line(text: str, limit: int = 400) -> str:
+    line = " ".join(text.strip().split("\n")[0].split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

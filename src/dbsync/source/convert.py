@@ -1,0 +1,357 @@
+"""Records (lists of dicts from orjson) -> Arrow tables typed by the discovered schema.
+
+dlt's arrow path skips its per-row JSON normalizer, so this module is where a page's typing
+happens, column by column (no per-row Python work beyond collecting a column's values):
+
+- discovered fields get their mapped Arrow type; ISO timestamps, dates and decimal strings are
+  cast by Arrow's own parsers; nested objects and arrays are kept as JSON text (typed ``json``
+  by the column hint);
+- fields the schema does not mention are inferred from the data, and announced once;
+- a value that does not fit its column's type is never dropped or silently changed: it goes to a
+  variant column ``<name>__v_text`` (dlt's own convention for type changes), with a warning;
+- tombstones (``deleted: true``) get placeholder values in NOT NULL columns so they can pass
+  through the staging table; dlt's ``hard_delete`` merge removes them before the final insert.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dbsync.config.model import DeleteSettings
+from dbsync.discovery.catalog import TableInfo
+from dbsync.discovery.types import arrow_type_for, column_hint, dlt_type_for
+from dbsync.errors import DataError, Where
+
+logger = logging.getLogger("dbsync.convert")
+
+VARIANT_SUFFIX = "__v_text"
+SYNCED_AT = "_dbsync_synced_at"
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    name: str
+    dlt_type: Optional[str]  # None: infer from data
+    arrow_type: Optional[pa.DataType]
+    nullable: Optional[bool]
+    precision: Optional[int] = None
+    scale: Optional[int] = None
+
+
+class TableConverter:
+    """Converts pages of one table. Thread-safe: pages are converted in worker threads."""
+
+    def __init__(
+        self,
+        table: TableInfo,
+        *,
+        type_map: Mapping[str, str],
+        deletes: DeleteSettings,
+        where: Where,
+        database_column: Optional[str] = None,
+        database_value: Optional[str] = None,
+        primary_key: Sequence[str] = (),
+    ):
+        self.table = table
+        self.where = where
+        self.deletes = deletes
+        self.database_column = database_column
+        self.database_value = database_value
+        self.primary_key = tuple(primary_key)
+        self.plans: Dict[str, ColumnPlan] = {}
+        self.unknown_types: List[Tuple[str, str]] = []
+        for f in table.fields or ():
+            dlt_type = dlt_type_for(f.api_type, type_map)
+            if dlt_type is None and f.api_type is not None:
+                self.unknown_types.append((f.name, f.api_type))
+            arrow_type = arrow_type_for(dlt_type, f.precision, f.scale) if dlt_type else None
+            nullable = f.nullable
+            if f.name in self.primary_key:
+                nullable = False
+            self.plans[f.name] = ColumnPlan(f.name, dlt_type, arrow_type, nullable, f.precision, f.scale)
+        for name, api_type in self.unknown_types:
+            logger.warning("%s: field '%s' has unknown API type '%s'; its type is inferred from the data "
+                           "(map it under 'types:' in the config)", where.describe(), name, api_type)
+        self._lock = threading.Lock()
+        self._announced: Set[str] = set()
+        self._inferred: Dict[str, ColumnPlan] = {}
+
+    # -- hints for dlt ---------------------------------------------------------------------------
+    def column_hints(self) -> Dict[str, Dict[str, Any]]:
+        """dlt column hints for the declared fields (types, nullability, precision/scale)."""
+        hints: Dict[str, Dict[str, Any]] = {}
+        for plan in self.plans.values():
+            if plan.dlt_type is None:
+                continue
+            hints[plan.name] = column_hint(plan.dlt_type, plan.nullable, plan.precision, plan.scale)
+        if self.deletes.mode != "ignore":
+            hints[self.deletes.field] = {"data_type": "bool", "nullable": True}
+            if self.deletes.mode == "delete" and self.primary_key:
+                hints[self.deletes.field]["hard_delete"] = True
+        if self.database_column:
+            hints[self.database_column] = {"data_type": "text", "nullable": False}
+        hints[SYNCED_AT] = {"data_type": "timestamp", "nullable": True}
+        if self.primary_key:
+            hints[SYNCED_AT]["dedup_sort"] = "desc"
+        return hints
+
+    # -- converting ------------------------------------------------------------------------------
+    def convert(self, records: List[Dict[str, Any]], page: str) -> pa.Table:
+        """One page of records -> one Arrow table (columns in a stable order)."""
+        n = len(records)
+        if n and not all(isinstance(r, dict) for r in records):
+            bad = next(i for i, r in enumerate(records) if not isinstance(r, dict))
+            raise DataError(f"record {bad} is a {type(records[bad]).__name__}, not an object", where=self._at(page))
+        keys: Set[str] = set().union(*records) if n else set()
+        deleted_mask = self._deleted_mask(records, keys)
+        self._check_primary_key(records, keys, deleted_mask, page)
+
+        names: List[str] = list(self.plans)
+        extra = [k for k in keys if k not in self.plans and k != self.deletes.field]
+        if extra:
+            extra.sort()
+            self._announce_new(extra)
+            names.extend(extra)
+
+        arrays: List[pa.Array] = []
+        fields: List[pa.Field] = []
+        for name in names:
+            values = [r.get(name) for r in records]
+            plan = self.plans.get(name) or self._infer_plan(name, values)
+            array, variant = self._build(plan, values, page)
+            if plan.nullable is False and array.null_count:
+                array = self._fill_not_null(plan, array, deleted_mask, records, page)
+            arrays.append(array)
+            fields.append(pa.field(name, array.type, nullable=plan.nullable is not False))
+            if variant is not None:
+                arrays.append(variant)
+                fields.append(pa.field(name + VARIANT_SUFFIX, pa.string()))
+        if self.deletes.mode != "ignore":
+            arrays.append(deleted_mask if deleted_mask is not None else pa.nulls(n, pa.bool_()))
+            fields.append(pa.field(self.deletes.field, pa.bool_()))
+        if self.database_column:
+            arrays.append(pa.array([self.database_value] * n, pa.string()) if n else pa.array([], pa.string()))
+            fields.append(pa.field(self.database_column, pa.string(), nullable=False))
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    def _at(self, page: str) -> Where:
+        return Where(self.where.database, self.where.table, page, self.where.path)
+
+    def _deleted_mask(self, records: List[Dict[str, Any]], keys: Set[str]) -> Optional[pa.Array]:
+        field, marker = self.deletes.field, self.deletes.value
+        if self.deletes.mode == "ignore" or field not in keys:
+            return None
+        return pa.array([True if r.get(field) == marker else None for r in records], pa.bool_())
+
+    def _check_primary_key(self, records: List[Dict[str, Any]], keys: Set[str], deleted: Optional[pa.Array],
+                           page: str) -> None:
+        for key in self.primary_key:
+            if not records:
+                return
+            if key not in keys or any(r.get(key) is None for r in records):
+                bad = next(i for i, r in enumerate(records) if r.get(key) is None)
+                raise DataError(
+                    f"record {bad} has no value for primary key '{key}'",
+                    where=self._at(page),
+                    hint="records must carry their primary key; check primary_key in the config",
+                )
+
+    def _announce_new(self, names: List[str]) -> None:
+        with self._lock:
+            fresh = [n for n in names if n not in self._announced]
+            self._announced.update(fresh)
+        if fresh and self.table.fields is not None:
+            logger.warning("%s: new field(s) not in the schema: %s; added with inferred types",
+                           self.where.describe(), ", ".join(fresh))
+
+    def _infer_plan(self, name: str, values: List[Any]) -> ColumnPlan:
+        """The type of a column the schema does not describe, decided once from its first values."""
+        with self._lock:
+            plan = self._inferred.get(name)
+            if plan is not None:
+                return plan
+        sample = next((v for v in values if v is not None), None)
+        if sample is None:
+            return ColumnPlan(name, None, None, None)  # all null so far: decide on a later page
+        dlt_type = _infer_dlt_type(sample)
+        plan = ColumnPlan(name, dlt_type, arrow_type_for(dlt_type), None)
+        with self._lock:
+            return self._inferred.setdefault(name, plan)
+
+    def _build(self, plan: ColumnPlan, values: List[Any], page: str) -> Tuple[pa.Array, Optional[pa.Array]]:
+        """(array, variant array or None). Never raises for bad values: they go to the variant."""
+        if plan.dlt_type is None:
+            if all(v is None for v in values):
+                return pa.nulls(len(values), pa.string()), None
+            return pa.array([_as_json_text(v) for v in values], pa.string()), None
+        try:
+            return _fast_array(plan, values), None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            return self._split_variants(plan, values, page)
+
+    def _split_variants(self, plan: ColumnPlan, values: List[Any], page: str) -> Tuple[pa.Array, pa.Array]:
+        good: List[Any] = []
+        bad: List[Optional[str]] = []
+        for v in values:
+            if v is None:
+                good.append(None)
+                bad.append(None)
+                continue
+            try:
+                _fast_array(plan, [v])
+                good.append(v)
+                bad.append(None)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+                good.append(None)
+                bad.append(v if isinstance(v, str) else _as_json_text(v))
+        count = sum(b is not None for b in bad)
+        key = f"variant:{plan.name}"
+        with self._lock:
+            first = key not in self._announced
+            self._announced.add(key)
+        if first:
+            logger.warning("%s: %d value(s) of field '%s' do not fit its type %s; kept as text in column '%s'",
+                           self._at(page).describe(), count, plan.name, plan.dlt_type, plan.name + VARIANT_SUFFIX)
+        relaxed = ColumnPlan(plan.name, plan.dlt_type, plan.arrow_type, None, plan.precision, plan.scale)
+        return _fast_array(relaxed, good), pa.array(bad, pa.string())
+
+    def _fill_not_null(self, plan: ColumnPlan, array: pa.Array, deleted: Optional[pa.Array],
+                       records: List[Dict[str, Any]], page: str) -> pa.Array:
+        """Nulls in a NOT NULL column: fine on tombstones (placeholders), an error on live rows."""
+        is_null = pc.is_null(array)
+        if deleted is not None:
+            live_null = pc.and_(is_null, pc.invert(pc.fill_null(deleted, False)))
+        else:
+            live_null = is_null
+        if pc.any(live_null).as_py():
+            index = pc.index(live_null, True).as_py()
+            ident = {k: records[index].get(k) for k in self.primary_key} or {"record": index}
+            raise DataError(
+                f"field '{plan.name}' is declared not nullable by the API's schema, but {ident} has no value",
+                where=self._at(page),
+                hint="the schema endpoint is wrong about this field; fix the API or override it with "
+                "tables.list / types in the config",
+            )
+        placeholder = pa.scalar(_placeholder(array.type), type=array.type)
+        return pc.if_else(is_null, placeholder, array)
+
+
+def _fast_array(plan: ColumnPlan, values: List[Any]) -> pa.Array:
+    """Typed array for a column; raises when a value does not fit (the caller splits variants)."""
+    t = plan.arrow_type
+    dlt_type = plan.dlt_type
+    if dlt_type == "json":
+        return pa.array([None if v is None else _as_json_text(v) for v in values], pa.string())
+    if dlt_type == "text":
+        try:
+            return pa.array(values, pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            # numbers or objects in a text column: text is wide enough to keep them exactly
+            return pa.array([v if v is None or isinstance(v, str) else _as_json_text(v) for v in values],
+                            pa.string())
+    if dlt_type in ("bigint", "double", "bool"):
+        inferred = pa.array(values)
+        if inferred.type == t:
+            return inferred
+        if pa.types.is_null(inferred.type):
+            return pa.nulls(len(values), t)
+        if dlt_type == "double" and pa.types.is_integer(inferred.type):
+            return inferred.cast(t)
+        if dlt_type == "bigint" and pa.types.is_floating(inferred.type):
+            return inferred.cast(t, safe=True)  # 3.0 -> 3 fine, 3.5 raises
+        raise pa.ArrowInvalid(f"{inferred.type} values in a {dlt_type} column")
+    if dlt_type in ("timestamp", "date", "time", "decimal"):
+        inferred = pa.array(values)
+        if pa.types.is_null(inferred.type):
+            return pa.nulls(len(values), t)
+        if pa.types.is_string(inferred.type) or pa.types.is_large_string(inferred.type):
+            if dlt_type == "timestamp":
+                return _parse_timestamps(inferred, t)
+            return inferred.cast(t)
+        if dlt_type == "decimal" and (pa.types.is_integer(inferred.type) or pa.types.is_floating(inferred.type)):
+            # a JSON number: go through its shortest text form to keep what the API sent exactly
+            return pa.array([None if v is None else str(v) for v in values], pa.string()).cast(t)
+        if dlt_type == "timestamp" and (pa.types.is_integer(inferred.type) or pa.types.is_floating(inferred.type)):
+            return _epoch_to_timestamp(inferred, t)
+        raise pa.ArrowInvalid(f"{inferred.type} values in a {dlt_type} column")
+    return pa.array(values, t)
+
+
+def _parse_timestamps(strings: pa.Array, t: pa.DataType) -> pa.Array:
+    try:
+        return strings.cast(t)
+    except pa.ArrowInvalid as exc:
+        if "zone offset" not in str(exc):
+            raise
+    # timestamps without a zone: the API means UTC (the common convention); mixed columns split
+    naive = strings.cast(pa.timestamp("us"))
+    return pc.assume_timezone(naive, "UTC").cast(t)
+
+
+def _epoch_to_timestamp(numbers: pa.Array, t: pa.DataType) -> pa.Array:
+    """Epoch seconds (or milliseconds, when too large to be seconds) -> timestamp."""
+    as_float = numbers.cast(pa.float64())
+    top = pc.max(pc.abs(as_float)).as_py() or 0
+    factor = 1_000 if top > 1e11 else 1_000_000  # ms -> us, or s -> us
+    micros = pc.round(pc.multiply(as_float, float(factor))).cast(pa.int64())
+    return micros.cast(t)
+
+
+def _as_json_text(value: Any) -> str:
+    if isinstance(value, str):
+        return orjson.dumps(value).decode()
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _infer_dlt_type(sample: Any) -> str:
+    if isinstance(sample, bool):
+        return "bool"
+    if isinstance(sample, int):
+        return "bigint"
+    if isinstance(sample, float):
+        return "double"
+    if isinstance(sample, (dict, list)):
+        return "json"
+    if isinstance(sample, str) and _looks_like_timestamp(sample):
+        return "timestamp"
+    return "text"
+
+
+def _looks_like_timestamp(text: str) -> bool:
+    if len(text) < 20 or len(text) > 35 or text[4] != "-" or text[10] not in "T ":
+        return False
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return text.endswith("Z") or "+" in text[19:] or "-" in text[19:]
+    except ValueError:
+        return False
+
+
+def _placeholder(t: pa.DataType) -> Any:
+    """A value of type ``t`` for tombstones' NOT NULL columns (never reaches the final table)."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return ""
+    if pa.types.is_boolean(t):
+        return False
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return 0
+    if pa.types.is_decimal(t):
+        return Decimal(0)
+    if pa.types.is_timestamp(t):
+        return datetime(1970, 1, 1)
+    if pa.types.is_date(t):
+        return date(1970, 1, 1)
+    if pa.types.is_time(t):
+        from datetime import time as dtime
+
+        return dtime(0, 0)
+    return None

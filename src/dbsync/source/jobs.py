@@ -1,0 +1,133 @@
+"""Expand the configured resources over the catalog: one job per (database, table).
+
+A resource whose endpoint uses ``{table}`` is a template: it becomes one job for every table of
+every selected database. A resource without placeholders (the original rest_api config) is one
+job, as rest_api would make it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+from dbsync.config.model import DEFAULT_PER_DATABASE_NAME, DEFAULT_UNION_NAME, SyncConfig
+from dbsync.config.parse import _placeholders_in
+from dbsync.discovery.catalog import Catalog, TableInfo
+from dbsync.discovery.placeholders import fill_name, fill_params, fill_path
+from dbsync.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TableJob:
+    resource_name: str  # unique dlt resource name (its state key)
+    table_name: str  # destination table name (dlt normalizes it)
+    database: Optional[str]
+    table: TableInfo
+    path: str
+    params: Dict[str, Any]
+    method: str
+    json: Optional[Dict[str, Any]]
+    data_selector: Optional[str]
+    paginator: Any
+    primary_key: Tuple[str, ...]
+    write_disposition: str
+    cursor_field: Optional[str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.database}.{self.table.name}" if self.database is not None else self.table.name
+
+
+def build_jobs(config: SyncConfig, catalog: Catalog) -> List[TableJob]:
+    jobs: List[TableJob] = []
+    for index, resource in enumerate(config.resources):
+        endpoint = resource["endpoint"]
+        expands = "table" in _placeholders_in({k: endpoint.get(k) for k in ("path", "params", "json")})
+        if expands:
+            for database in catalog.databases:
+                for table in database.tables:
+                    jobs.append(_job(config, resource, database.id, table, index))
+        else:
+            pk = _pk(resource.get("primary_key"))
+            table = TableInfo(name=resource["name"], primary_key=pk, cursor_field=config.incremental.cursor_field)
+            jobs.append(_job(config, resource, None, table, index))
+    _check_unique(config, jobs)
+    return jobs
+
+
+def _pk(value: Any) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], table: TableInfo,
+         index: int) -> TableJob:
+    endpoint = resource["endpoint"]
+    values = {"database": database, "table": table.name}
+    name_template = resource["name"]
+    has_placeholders = bool(_placeholders_in(name_template))
+    if database is None and table.name == resource["name"]:
+        resource_name = table_name = resource["name"]
+    elif config.layout == "union":
+        table_name = fill_name(name_template if has_placeholders else DEFAULT_UNION_NAME, values)
+        resource_name = fill_name(DEFAULT_PER_DATABASE_NAME, values) if database is not None else table_name
+    else:
+        template = name_template if has_placeholders else (
+            DEFAULT_PER_DATABASE_NAME if database is not None else DEFAULT_UNION_NAME)
+        table_name = resource_name = fill_name(template, values)
+    pk = table.primary_key or _pk(resource.get("primary_key"))
+    cursor = table.cursor_field or config.incremental.cursor_field
+    if not config.incremental.enabled:
+        cursor = None
+    if config.layout == "union" and database is not None and pk:
+        pk = (config.database_column,) + tuple(pk)
+    return TableJob(
+        resource_name=resource_name,
+        table_name=table_name,
+        database=database,
+        table=table,
+        path=fill_path(endpoint.get("path") or resource["name"], values),
+        params=fill_params(dict(endpoint.get("params") or {}), values),
+        method=(endpoint.get("method") or "GET").upper(),
+        json=fill_params(endpoint.get("json"), values) if endpoint.get("json") else None,
+        data_selector=endpoint.get("data_selector"),
+        paginator=endpoint.get("paginator", config.client.get("paginator")),
+        primary_key=tuple(pk),
+        write_disposition=_write_disposition(resource.get("write_disposition", "append")),
+        cursor_field=cursor,
+    )
+
+
+def _write_disposition(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("disposition", "append"))
+    return str(value)
+
+
+def _check_unique(config: SyncConfig, jobs: List[TableJob]) -> None:
+    """Two jobs must not share a resource name, nor (per-database layout) a destination table,
+    even after dlt normalizes names (``Sales-EU`` and ``sales_eu`` would collide)."""
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    naming = NamingConvention()
+    seen_resources: Dict[str, TableJob] = {}
+    seen_tables: Dict[str, TableJob] = {}
+    for job in jobs:
+        other = seen_resources.get(job.resource_name)
+        if other is not None:
+            raise ConfigError(f"{other.label} and {job.label} would both be resource '{job.resource_name}'",
+                              key="resources", source=config.source_name,
+                              hint="give the resources distinct names, e.g. with {database} and {table}")
+        seen_resources[job.resource_name] = job
+        normalized = naming.normalize_table_identifier(job.table_name)
+        other = seen_tables.get(normalized)
+        if other is not None and not (config.layout == "union" and other.table.name == job.table.name):
+            raise ConfigError(
+                f"{other.label} and {job.label} would both load into table '{normalized}'",
+                key="resources", source=config.source_name,
+                hint="use layout: union, rename with a name template, or exclude one of them",
+            )
+        seen_tables[normalized] = job

@@ -1,0 +1,362 @@
+"""Readers: which page requests a table needs, and what to do with each response.
+
+- :class:`OffsetReader`: offset/limit pages. Once the first page tells the total, every other
+  page is known in advance and may be fetched concurrently. It also notices a server that caps
+  the page size below the requested limit (and plans with the real size, instead of skipping
+  rows) and a total that grows during the sync.
+- :class:`SequentialReader`: any other dlt paginator (page number, next link, cursor...), one
+  page after the other, exactly as dlt's own RESTClient would page.
+
+Both share :class:`PageProcessor`, which turns a response into an Arrow table: pick the records,
+drop rows already loaded at the cursor boundary, drop duplicate keys within the page, convert.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import requests
+
+from dbsync.errors import ResponseFormatError, Where
+from dbsync.http.client import ApiClient, Page
+from dbsync.http.paging import _find, make_paginator, select_data
+from dbsync.source.convert import TableConverter
+
+logger = logging.getLogger("dbsync.readers")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    path: str
+    params: Dict[str, Any]
+    method: str = "GET"
+    json: Optional[Dict[str, Any]] = None
+    label: str = "page 1"
+    offset: Optional[int] = None
+    limit: Optional[int] = None
+
+
+@dataclass
+class PageResult:
+    request: PageRequest
+    table: pa.Table
+    raw_count: int  # records the API returned
+    total: Optional[int] = None
+    cursor_max: Any = None  # the raw API value of the highest cursor on this page
+    boundary: List[str] = field(default_factory=list)  # hashes of the rows at cursor_max
+    deleted: int = 0
+    duplicates: int = 0
+    skipped_at_boundary: int = 0
+    has_next: bool = False  # sequential readers: the paginator says another page follows
+
+
+def row_hash(record: Dict[str, Any]) -> str:
+    """A stable fingerprint of a record's content (to recognise a row already loaded)."""
+    data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.blake2b(data, digest_size=10).hexdigest()
+
+
+class PageProcessor:
+    """Response -> PageResult for one table. Thread-safe (no shared mutable state)."""
+
+    def __init__(self, *, converter: TableConverter, data_selector: Optional[str], where: Where,
+                 primary_key: Sequence[str], cursor_field: Optional[str]):
+        self.converter = converter
+        self.data_selector = data_selector
+        self.where = where
+        self.primary_key = tuple(primary_key)
+        self.cursor_field = cursor_field
+        self.skip_cursor: Any = None  # rows at this cursor value whose hash is in skip_hashes
+        self.skip_hashes: Set[str] = set()
+
+    def at(self, label: str) -> Where:
+        return Where(self.where.database, self.where.table, label, self.where.path)
+
+    def process(self, page: Page, request: PageRequest) -> Tuple[PageResult, List[Any]]:
+        records, _ = select_data(page.doc, self.data_selector, self.at(request.label))
+        raw_count = len(records)
+        skipped = 0
+        if self.skip_hashes and self.cursor_field:
+            cf, cv, hashes = self.cursor_field, self.skip_cursor, self.skip_hashes
+            kept = [r for r in records if not (isinstance(r, dict) and r.get(cf) == cv and row_hash(r) in hashes)]
+            skipped = raw_count - len(kept)
+            records = kept
+        duplicates = 0
+        if self.primary_key and len(records) > 1:
+            records, duplicates = _dedupe_keep_last(records, self.primary_key)
+            if duplicates:
+                logger.warning("%s: %d record(s) repeat a primary key within the page; the last one is kept",
+                               self.at(request.label).describe(), duplicates)
+        table = self.converter.convert(records, request.label)
+        result = PageResult(request=request, table=table, raw_count=raw_count, duplicates=duplicates,
+                            skipped_at_boundary=skipped)
+        if self.cursor_field and table.num_rows and self.cursor_field in table.column_names:
+            result.cursor_max, result.boundary = _cursor_boundary(table, records, self.cursor_field)
+        deleted_field = self.converter.deletes.field
+        if self.converter.deletes.mode != "ignore" and deleted_field in table.column_names:
+            result.deleted = int(pc.sum(pc.cast(pc.fill_null(table[deleted_field], False), pa.int64())).as_py() or 0)
+        return result, records
+
+
+def _dedupe_keep_last(records: List[Dict[str, Any]], pk: Tuple[str, ...]) -> Tuple[List[Dict[str, Any]], int]:
+    if len(pk) == 1:
+        key = pk[0]
+        keys = [r.get(key) if isinstance(r, dict) else None for r in records]
+    else:
+        keys = [tuple(r.get(k) for k in pk) if isinstance(r, dict) else None for r in records]
+    try:
+        if len(set(keys)) == len(keys):
+            return records, 0
+    except TypeError:  # unhashable key values: leave them for the converter to report
+        return records, 0
+    last = {k: i for i, k in enumerate(keys)}
+    kept = [r for i, r in enumerate(records) if last[keys[i]] == i]
+    return kept, len(records) - len(kept)
+
+
+def _cursor_boundary(table: pa.Table, records: List[Dict[str, Any]], cursor_field: str) -> Tuple[Any, List[str]]:
+    column = table[cursor_field]
+    if column.null_count == len(column):
+        return None, []
+    top = pc.max(column)
+    at_top = pc.equal(column, top)
+    indices = pc.indices_nonzero(pc.fill_null(at_top, False)).to_pylist()
+    raw = records[indices[0]].get(cursor_field)
+    return raw, [row_hash(records[i]) for i in indices]
+
+
+class Reader:
+    """Plans the page requests of one table. Planning methods are called under the scheduler's
+    lock; :meth:`fetch` runs in a worker thread."""
+
+    def __init__(self, client: ApiClient, processor: PageProcessor, *, path: str, params: Dict[str, Any],
+                 method: str = "GET", json: Optional[Dict[str, Any]] = None):
+        self.client = client
+        self.processor = processor
+        self.path = path
+        self.base_params = dict(params)
+        self.method = method
+        self.json = json
+        self.extra_params: Dict[str, Any] = {}
+        self.stopped = False
+        self.inflight = 0
+        self.requests_made = 0
+
+    def configure(self, extra_params: Dict[str, Any]) -> None:
+        """Set params for every request of this run (the incremental cursor); before the first."""
+        self.extra_params = dict(extra_params)
+
+    def params(self) -> Dict[str, Any]:
+        return {**self.base_params, **self.extra_params}
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    @property
+    def exhausted(self) -> bool:
+        raise NotImplementedError
+
+    def next_request(self) -> Optional[PageRequest]:
+        raise NotImplementedError
+
+    def fetch(self, request: PageRequest) -> PageResult:
+        where = self.processor.at(request.label)
+        page = self.client.get_json(request.path, request.params, where=where, method=request.method,
+                                    json=request.json)
+        result, _records = self.processor.process(page, request)
+        result.total = self._read_total(page)
+        return result
+
+    def _read_total(self, page: Page) -> Optional[int]:
+        return None
+
+    def fetched(self, request: PageRequest, result: PageResult) -> None:
+        self.inflight -= 1
+
+    def fetch_failed(self, request: PageRequest) -> None:
+        self.inflight -= 1
+        self.stopped = True
+
+
+class OffsetReader(Reader):
+    def __init__(self, client: ApiClient, processor: PageProcessor, *, paginator: Any, **kwargs: Any):
+        super().__init__(client, processor, **kwargs)
+        self.offset_param: str = paginator.param_name
+        self.limit_param: str = paginator.limit_param
+        self.limit: int = int(paginator.limit)
+        self.start: int = int(paginator.initial_value or 0)
+        self.total_path = paginator.total_path
+        self.maximum_offset: Optional[int] = paginator.maximum_value
+        self.next_offset = self.start
+        self.end: Optional[int] = None  # one past the last offset to fetch, once known
+        self.first_issued = False
+        self.first_done = False
+        self.sequential = False  # no total in the response: page until a short page
+        self.short_page_seen = False
+
+    @property
+    def exhausted(self) -> bool:
+        if self.stopped:
+            return True
+        if not self.first_done:
+            return False
+        if self.sequential:
+            return self.short_page_seen and self.inflight == 0
+        assert self.end is not None
+        return self.next_offset >= self.end and self.inflight == 0
+
+    def _request(self, offset: int) -> PageRequest:
+        params = self.params()
+        params[self.offset_param] = offset
+        params[self.limit_param] = self.limit
+        return PageRequest(self.path, params, self.method, copy.deepcopy(self.json), label=f"offset {offset}",
+                           offset=offset, limit=self.limit)
+
+    def next_request(self) -> Optional[PageRequest]:
+        if self.stopped:
+            return None
+        if not self.first_issued:
+            self.first_issued = True
+            return self._issue(self.start)
+        if not self.first_done:
+            return None
+        if self.sequential:
+            if self.inflight or self.short_page_seen:
+                return None
+            return self._issue(self.next_offset)
+        assert self.end is not None
+        if self.next_offset >= self.end:
+            return None
+        return self._issue(self.next_offset)
+
+    def _issue(self, offset: int) -> PageRequest:
+        self.inflight += 1
+        self.requests_made += 1
+        self.next_offset = offset + self.limit
+        return self._request(offset)
+
+    def _read_total(self, page: Page) -> Optional[int]:
+        if self.total_path is None:
+            return None
+        from dlt.common import jsonpath
+
+        values = jsonpath.find_values(self.total_path, page.doc)
+        try:
+            return int(values[0]) if values and values[0] is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    def fetched(self, request: PageRequest, result: PageResult) -> None:
+        super().fetched(request, result)
+        count = result.raw_count
+        offset = request.offset or 0
+        if not self.first_done:
+            self.first_done = True
+            if result.total is None:
+                self.sequential = True
+            else:
+                if 0 < count < self.limit and offset + count < result.total:
+                    # the server caps pages below our limit: plan with the size it really serves
+                    logger.info("%s: the API serves %d records per page (asked for %d)",
+                                self.processor.where.describe(), count, self.limit)
+                    self.limit = count
+                    self.next_offset = offset + count
+                self.end = result.total
+                if self.maximum_offset is not None:
+                    self.end = min(self.end, self.maximum_offset)
+        if self.sequential:
+            if count < self.limit or count == 0:
+                self.short_page_seen = True
+            elif self.maximum_offset is not None and self.next_offset >= self.maximum_offset:
+                self.short_page_seen = True
+            return
+        if result.total is not None and self.end is not None and result.total > self.end:
+            # rows were added while we read: fetch the new ones too
+            self.end = result.total if self.maximum_offset is None else min(result.total, self.maximum_offset)
+
+
+class SequentialReader(Reader):
+    """One page after another, with any dlt paginator."""
+
+    def __init__(self, client: ApiClient, processor: PageProcessor, *, paginator_cfg: Any, **kwargs: Any):
+        super().__init__(client, processor, **kwargs)
+        self.paginator_cfg = paginator_cfg
+        self.paginator: Any = None
+        self.request: Optional[requests.Request] = None
+        self.number = 0
+        self.more = True
+        self.waiting = False
+        self._seen: Dict[str, int] = {}
+
+    @property
+    def exhausted(self) -> bool:
+        return self.stopped or (not self.more and self.inflight == 0)
+
+    def next_request(self) -> Optional[PageRequest]:
+        if self.stopped or not self.more or self.waiting:
+            return None
+        if self.request is None:
+            self.paginator = make_paginator(self.paginator_cfg)
+            self.request = requests.Request(method=self.method, url=self.path, params=self.params(),
+                                            json=copy.deepcopy(self.json))
+            if self.paginator is not None:
+                self.paginator.init_request(self.request)
+        self.number += 1
+        self.waiting = True
+        self.inflight += 1
+        self.requests_made += 1
+        r = self.request
+        return PageRequest(r.url, dict(r.params or {}), r.method, copy.deepcopy(r.json), label=f"page {self.number}")
+
+    def fetch(self, request: PageRequest) -> PageResult:
+        """Fetch, convert, and move the paginator on. Only one request of a sequential reader is
+        ever in flight, so the paginator is touched by one thread at a time."""
+        where = self.processor.at(request.label)
+        signature = f"{request.path}|{sorted(request.params.items())}|{request.json}"
+        self._seen[signature] = self._seen.get(signature, 0) + 1
+        if self._seen[signature] >= 3:
+            raise ResponseFormatError("the paginator requested the same page again and again", where=where,
+                                      hint="check the paginator settings (cursor path, next link)")
+        page = self.client.get_json(request.path, request.params, where=where, method=request.method,
+                                    json=request.json)
+        result, records = self.processor.process(page, request)
+        if self.paginator is None:
+            from dbsync.http.paging import _detect_paginator
+
+            self.paginator = _detect_paginator(self.client, page, records)
+        try:
+            self.paginator.update_state(page.response_for_paginator(), records)
+            self.paginator.update_request(self.request)
+        except (ValueError, KeyError, TypeError) as exc:
+            from dbsync.http.redaction import redact
+
+            raise ResponseFormatError(f"paginator could not read the response: {redact(exc)}", where=where,
+                                      hint="check the paginator settings") from None
+        result.has_next = bool(self.paginator.has_next_page)  # type: ignore[attr-defined]
+        return result
+
+    def fetched(self, request: PageRequest, result: PageResult) -> None:
+        super().fetched(request, result)
+        self.waiting = False
+        self.more = bool(getattr(result, "has_next", False))
+
+
+def is_concurrent_offset(paginator: Any, method: str) -> bool:
+    """Offset pages can be fetched concurrently when they go in the query string of a GET."""
+    from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+
+    return (
+        isinstance(paginator, OffsetPaginator)
+        and method.upper() == "GET"
+        and not paginator.param_body_path
+        and not paginator.limit_body_path
+        and paginator.has_more_path is None
+    )
+

@@ -1,0 +1,61 @@
+"""What a run did, table by table: the data behind the summary table and the exit code."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from dbsync.errors import DbsyncError
+
+
+@dataclass
+class TableReport:
+    resource_name: str
+    table_name: str
+    database: Optional[str]
+    table: str
+    mode: str = "full"  # full | incremental
+    rows: int = 0
+    deleted: int = 0
+    pages: int = 0
+    requests: int = 0
+    duplicates: int = 0
+    total: Optional[int] = None  # rows the API announced, when it says
+    cursor_before: Any = None
+    cursor_after: Any = None
+    seconds: float = 0.0
+    error: Optional[DbsyncError] = None
+    started: Optional[float] = None
+    finished: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "failed"
+        return "ok" if self.finished else "not run"
+
+
+@dataclass
+class RunReport:
+    tables: Dict[str, TableReport] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, report: TableReport) -> TableReport:
+        with self._lock:
+            self.tables[report.resource_name] = report
+        return report
+
+    @property
+    def failed(self) -> List[TableReport]:
+        return [t for t in self.tables.values() if t.error is not None]
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables.values())
+
+    @property
+    def deleted(self) -> int:
+        return sum(t.deleted for t in self.tables.values())

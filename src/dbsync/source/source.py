@@ -1,0 +1,282 @@
+"""The dlt source: one resource per database table, fed by the shared page scheduler.
+
+Usage (library)::
+
+    import dlt, dbsync
+    source = dbsync.dbsync_source(config_dict)          # discovery happens here
+    dlt.pipeline("dbsync", destination="duckdb").run(source, loader_file_format="parquet")
+
+Each resource yields Arrow tables (dlt's fast path: no per-row normalizer), carries the column
+hints from discovery, merges on the primary key, deletes tombstoned rows (``hard_delete``) and
+keeps the newest version of a row seen twice in a run (``dedup_sort`` on ``_dbsync_synced_at``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from fnmatch import fnmatchcase
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+import dlt
+import pyarrow as pa
+from dlt.extract.source import DltSource
+
+from dbsync.config.model import SyncConfig
+from dbsync.config.parse import parse_config
+from dbsync.discovery.catalog import Catalog
+from dbsync.discovery.discover import discover_catalog
+from dbsync.discovery.types import resolve_type_map
+from dbsync.errors import DbsyncError, NotFoundError, Where
+from dbsync.http.client import ApiClient
+from dbsync.source.convert import SYNCED_AT, TableConverter
+from dbsync.source.incremental import CursorState, advance, compare_cursors
+from dbsync.source.jobs import TableJob, build_jobs
+from dbsync.source.readers import (
+    OffsetReader,
+    PageProcessor,
+    PageResult,
+    Reader,
+    SequentialReader,
+    is_concurrent_offset,
+)
+from dbsync.source.report import RunReport, TableReport
+from dbsync.source.scheduler import PageScheduler
+from dbsync.http.paging import make_paginator
+
+logger = logging.getLogger("dbsync.source")
+
+SOURCE_NAME = "dbsync"
+ProgressCallback = Callable[[TableReport], None]
+
+
+class SyncSession:
+    """Everything one source instance shares: the client, the scheduler and the run report."""
+
+    def __init__(self, config: SyncConfig, client: ApiClient, catalog: Catalog, jobs: List[TableJob],
+                 progress: Optional[ProgressCallback] = None):
+        self.config = config
+        self.client = client
+        self.catalog = catalog
+        self.jobs = jobs
+        self.report = RunReport()
+        self.progress = progress
+        perf = config.performance
+        self.scheduler = PageScheduler(perf.concurrency, perf.prefetch_pages)
+        self.scheduler.on_start(self._load_cursors)
+        self.readers: Dict[str, Reader] = {}
+        self.cursors: Dict[str, CursorState] = {}
+        self._open = len(jobs)
+        self._lock = threading.Lock()
+        type_map = resolve_type_map(config.types)
+        self.converters: Dict[str, TableConverter] = {}
+        for job in jobs:
+            where = Where(database=job.database, table=job.table.name)
+            union = config.layout == "union" and job.database is not None
+            converter = TableConverter(
+                job.table, type_map=type_map, deletes=config.deletes, where=where,
+                database_column=config.database_column if union else None,
+                database_value=job.database, primary_key=job.primary_key,
+            )
+            self.converters[job.resource_name] = converter
+            processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
+                                      primary_key=job.primary_key, cursor_field=job.cursor_field)
+            reader = _make_reader(client, processor, job)
+            self.readers[job.resource_name] = reader
+            self.scheduler.add_reader(reader)
+            self.report.add(TableReport(job.resource_name, job.table_name, job.database, job.table.name))
+
+    def _load_cursors(self) -> None:
+        """Read every table's cursor from dlt state before the first request (runs in extract)."""
+        settings = self.config.incremental
+        try:
+            resources_state = dlt.current.source_state().get("resources", {})
+        except Exception:  # no pipeline context (e.g. iterating the source directly): full sync
+            resources_state = {}
+        for job in self.jobs:
+            reader = self.readers[job.resource_name]
+            report = self.report.tables[job.resource_name]
+            if not job.cursor_field:
+                continue
+            state = CursorState.from_state(resources_state.get(job.resource_name))
+            self.cursors[job.resource_name] = state
+            reader.configure({settings.param: state.request_value(settings)})
+            report.mode = "incremental" if state.cursor is not None else "full"
+            report.cursor_before = state.cursor
+            if state.skip_boundary(settings):
+                reader.processor.skip_cursor = state.cursor
+                reader.processor.skip_hashes = set(state.boundary)
+
+    def table_done(self) -> None:
+        with self._lock:
+            self._open -= 1
+            last = self._open <= 0
+        if last:
+            self.scheduler.close()
+
+    def close(self) -> None:
+        self.scheduler.close()
+        self.client.close()
+
+
+def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob) -> Reader:
+    paginator = make_paginator(job.paginator)
+    kwargs = dict(path=job.path, params=job.params, method=job.method, json=job.json)
+    if paginator is not None and is_concurrent_offset(paginator, job.method):
+        return OffsetReader(client, processor, paginator=paginator, **kwargs)
+    return SequentialReader(client, processor, paginator_cfg=job.paginator, **kwargs)
+
+
+def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterator[pa.Table]]:
+    batch_rows = session.config.performance.batch_rows
+
+    def read_table() -> Iterator[pa.Table]:
+        reader = session.readers[job.resource_name]
+        report = session.report.tables[job.resource_name]
+        report.started = time.time()
+        pending: List[pa.Table] = []
+        pending_rows = 0
+        cursor_max: Any = None
+        boundary: List[str] = []
+        last_stamp = 0
+        try:
+            while True:
+                result = session.scheduler.next_page(reader)
+                if result is None:
+                    break
+                _count(report, result)
+                table = result.table
+                if table.num_rows:
+                    last_stamp = max(time.time_ns() // 1000, last_stamp + 1)
+                    table = _with_synced_at(table, last_stamp)
+                    pending.append(table)
+                    pending_rows += table.num_rows
+                if result.cursor_max is not None:
+                    order = 1 if cursor_max is None else compare_cursors(result.cursor_max, cursor_max)
+                    if order > 0:
+                        cursor_max, boundary = result.cursor_max, list(result.boundary)
+                    elif order == 0:
+                        boundary.extend(result.boundary)
+                if session.progress:
+                    session.progress(report)
+                if pending_rows >= batch_rows:
+                    yield _concat(pending)
+                    pending, pending_rows = [], 0
+            if pending:
+                yield _concat(pending)
+                pending = []
+            if job.cursor_field:
+                before = session.cursors.get(job.resource_name, CursorState())
+                after = advance(before, cursor_max, boundary)
+                state = dlt.current.resource_state(job.resource_name)
+                state["cursor"] = after.cursor
+                state["boundary"] = after.boundary
+                report.cursor_after = after.cursor
+            dlt.current.resource_state(job.resource_name)["last_success"] = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            report.finished = True
+        except DbsyncError as exc:
+            session.scheduler.abandon(reader)
+            error = exc.with_where(Where(database=job.database, table=job.table.name))
+            if job.write_disposition != "merge":
+                # append/replace: a partial table would duplicate or truncate data; fail the run
+                raise error from None
+            report.error = error
+            logger.error("%s", error.one_line())
+        finally:
+            report.seconds = time.time() - (report.started or time.time())
+            if session.progress:
+                session.progress(report)
+            session.table_done()
+
+    read_table.__name__ = job.resource_name
+    return read_table
+
+
+def _count(report: TableReport, result: PageResult) -> None:
+    report.pages += 1
+    report.requests += 1
+    report.deleted += result.deleted
+    report.rows += result.table.num_rows - result.deleted
+    report.duplicates += result.duplicates
+    if result.total is not None:
+        report.total = result.total if report.total is None else max(report.total, result.total)
+
+
+def _with_synced_at(table: pa.Table, micros: int) -> pa.Table:
+    stamp = pa.scalar(micros, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    column = pa.nulls(table.num_rows, pa.timestamp("us", tz="UTC")).fill_null(stamp)
+    return table.append_column(pa.field(SYNCED_AT, column.type), column)
+
+
+def _concat(tables: List[pa.Table]) -> pa.Table:
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _resource(session: SyncSession, job: TableJob) -> Any:
+    converter = session.converters[job.resource_name]
+    hints = converter.column_hints()
+    write_disposition: Any = job.write_disposition
+    return dlt.resource(
+        _table_generator(session, job),
+        name=job.resource_name,
+        table_name=job.table_name,
+        primary_key=list(job.primary_key) if job.primary_key else None,
+        write_disposition=write_disposition,
+        columns=hints,
+        max_table_nesting=0,
+    )
+
+
+@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME, max_table_nesting=0)
+def _dbsync(resources: List[Any]) -> Any:
+    return resources
+
+
+def dbsync_source(
+    config: Union[SyncConfig, Mapping[str, Any]],
+    *,
+    databases: Optional[Sequence[str]] = None,
+    tables: Optional[Sequence[str]] = None,
+    catalog: Optional[Catalog] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> DltSource:
+    """A dlt source syncing every selected table of every selected database.
+
+    ``config`` is the rest_api config dict (optionally extended with dbsync's sections) or a
+    :class:`SyncConfig`. ``databases``/``tables`` select by name or glob pattern. Discovery runs
+    now (so errors such as a wrong key surface before the pipeline starts); the session is
+    available as ``source.dbsync_session`` (run report, catalog).
+    """
+    cfg = config if isinstance(config, SyncConfig) else parse_config(config)
+    client = ApiClient(cfg)
+    try:
+        if catalog is None:
+            catalog = discover_catalog(cfg, client, databases=databases, tables=tables)
+        jobs = build_jobs(cfg, catalog)
+        jobs = _select_plain_jobs(jobs, databases, tables)
+        session = SyncSession(cfg, client, catalog, jobs, progress=progress)
+    except BaseException:
+        client.close()
+        raise
+    source = _dbsync([_resource(session, job) for job in jobs])
+    source.dbsync_session = session  # type: ignore[attr-defined]
+    return source
+
+
+def _select_plain_jobs(jobs: List[TableJob], databases: Optional[Sequence[str]],
+                       tables: Optional[Sequence[str]]) -> List[TableJob]:
+    """--tables also selects resources that do not expand (the original single-resource config)."""
+    if not tables:
+        return jobs
+    plain = [j for j in jobs if j.database is None and j.table.name == j.resource_name]
+    if not plain:
+        return jobs
+    kept = [j for j in jobs if j not in plain or any(fnmatchcase(j.resource_name, p) for p in tables)]
+    if not kept:
+        raise NotFoundError(f"no table matches {', '.join(tables)}",
+                            hint=f"tables here: {', '.join(j.resource_name for j in jobs)}")
+    return kept

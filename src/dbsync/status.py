@@ -1,0 +1,91 @@
+"""``dbsync status``: per table, rows in the destination, the cursor, and when it last synced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from dbsync.errors import ConfigError
+from dbsync.source.source import SOURCE_NAME
+
+
+@dataclass
+class TableStatus:
+    resource: str
+    table: str
+    rows: Optional[int]
+    cursor: Any
+    last_success: Optional[str]
+
+
+@dataclass
+class PipelineStatus:
+    pipeline_name: str
+    dataset_name: str
+    destination: str
+    last_run: Optional[str]
+    last_run_ok: Optional[bool]
+    tables: List[TableStatus]
+
+
+def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None) -> PipelineStatus:
+    """Read the pipeline's local state and count rows in the destination."""
+    import dlt
+    from dlt.common.exceptions import DltException
+
+    from dbsync.pipeline import default_pipelines_dir, quiet_dlt_defaults
+
+    quiet_dlt_defaults()
+    try:
+        pipeline = dlt.attach(pipeline_name=pipeline_name, pipelines_dir=pipelines_dir or default_pipelines_dir())
+    except DltException:
+        raise ConfigError(f"no pipeline named '{pipeline_name}' has run here yet",
+                          hint="run `dbsync run` first, or pass --pipeline-name / --pipelines-dir") from None
+    resources: Dict[str, Any] = pipeline.state.get("sources", {}).get(SOURCE_NAME, {}).get("resources", {})
+    schema = pipeline.default_schema if pipeline.default_schema_name else None
+    tables: List[TableStatus] = []
+    counts = _row_counts(pipeline, schema)
+    resource_tables = _resource_tables(schema)
+    for resource_name in sorted(set(resources) | set(resource_tables)):
+        state = resources.get(resource_name, {})
+        table = resource_tables.get(resource_name, resource_name)
+        tables.append(TableStatus(resource_name, table, counts.get(table), state.get("cursor"),
+                                  state.get("last_success")))
+    trace = pipeline.last_trace
+    last_run = None
+    last_ok = None
+    if trace is not None:
+        last_run = trace.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if trace.started_at else None
+        last_ok = all(step.step_exception is None for step in trace.steps)
+    destination = pipeline.destination.destination_name if pipeline.destination else "?"
+    return PipelineStatus(pipeline_name, pipeline.dataset_name, destination, last_run, last_ok, tables)
+
+
+def _resource_tables(schema: Any) -> Dict[str, str]:
+    if schema is None:
+        return {}
+    out: Dict[str, str] = {}
+    for name, table in schema.tables.items():
+        if name.startswith("_dlt"):
+            continue
+        resource = table.get("resource")
+        if resource:
+            out[resource] = name
+    return out
+
+
+def _row_counts(pipeline: Any, schema: Any) -> Dict[str, int]:
+    if schema is None:
+        return {}
+    counts: Dict[str, int] = {}
+    try:
+        with pipeline.sql_client() as client:
+            for name in _resource_tables(schema).values():
+                try:
+                    rows = client.execute_sql(f"SELECT COUNT(*) FROM {client.make_qualified_table_name(name)}")
+                    counts[name] = int(rows[0][0])
+                except Exception:
+                    continue
+    except Exception:
+        return counts
+    return counts
