@@ -151,6 +151,8 @@ def run_sync(
         session = source.dbsync_session
         try:
             info = _run(pipeline, source, full_refresh=full_refresh)
+            if cfg.deletes.mode == "mark":
+                mark_deleted_rows(pipeline, session)
         finally:
             session.close()
     return SyncResult(
@@ -162,6 +164,39 @@ def run_sync(
         seconds=time.time() - started,
         load_ids=list(getattr(info, "loads_ids", []) or []),
     )
+
+
+def mark_deleted_rows(pipeline: Any, session: Any) -> None:
+    """``deletes: mark``: flag rows whose keys are in the table's ``__deleted`` side table.
+
+    Idempotent and run after every load, so a run interrupted between the load and this step
+    is repaired by the next one. A row re-created after its deletion (newer cursor) stays live.
+    """
+    from dbsync.source.source import tombstone_table_name
+
+    schema = pipeline.default_schema
+    naming = schema.naming
+    field = naming.normalize_identifier(session.config.deletes.field)
+    with pipeline.sql_client() as client:
+        for job in session.jobs:
+            if not job.primary_key:
+                continue
+            main = naming.normalize_path(job.table_name)
+            side = naming.normalize_path(tombstone_table_name(job.table_name))
+            if side not in schema.tables or main not in schema.tables:
+                continue
+            q = client.escape_column_name
+            keys = " AND ".join(f"d.{q(naming.normalize_identifier(k))} = m.{q(naming.normalize_identifier(k))}"
+                                for k in job.primary_key)
+            newer = ""
+            if job.cursor_field:
+                cursor = q(naming.normalize_identifier(job.cursor_field))
+                newer = f" AND d.{cursor} >= m.{cursor}"
+            client.execute_sql(
+                f"UPDATE {client.make_qualified_table_name(main)} AS m SET {q(field)} = TRUE "
+                f"WHERE m.{q(field)} IS NOT TRUE AND EXISTS (SELECT 1 FROM "
+                f"{client.make_qualified_table_name(side)} AS d WHERE {keys}{newer})"
+            )
 
 
 def loader_file_format(pipeline: Any) -> Optional[str]:

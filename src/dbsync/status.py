@@ -15,7 +15,7 @@ class TableStatus:
     table: str
     rows: Optional[int]
     cursor: Any
-    last_success: Optional[str]
+    last_change: Optional[str]  # when new data last moved this table's cursor
 
 
 @dataclass
@@ -50,7 +50,7 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None) -> P
         state = resources.get(resource_name, {})
         table = resource_tables.get(resource_name, resource_name)
         tables.append(TableStatus(resource_name, table, counts.get(table), state.get("cursor"),
-                                  state.get("last_success")))
+                                  state.get("last_change")))
     trace = pipeline.last_trace
     last_run = None
     last_ok = None

@@ -23,7 +23,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Per table: rows in the destination, the incremental cursor, and the last successful sync.
+    """Per table: rows in the destination, the incremental cursor, and when new data last arrived.
 
     Example:
 
@@ -49,11 +49,11 @@ def status(
     table = Table(title=f"pipeline {st.pipeline_name} -> {st.destination} dataset {st.dataset_name}",
                   title_justify="left", show_edge=False, header_style="bold")
     for col, justify in (("resource", "left"), ("table", "left"), ("rows", "right"), ("cursor", "left"),
-                         ("last success", "left")):
+                         ("last change", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for t in st.tables:
         table.add_row(t.resource, t.table, human_count(t.rows), str(t.cursor) if t.cursor is not None else "-",
-                      t.last_success or "-")
+                      t.last_change or "-")
     console.print(table)
     if st.last_run:
         console.print(f"last run {st.last_run}: {'ok' if st.last_run_ok else 'failed'}")

@@ -243,27 +243,21 @@ def _orders(ctx: Context) -> Dict[str, List[bytes]]:
         "order_date": _dates(created),
         "created_at": _ascii_strings(format_timestamps(created)),
         "tags": _pick(rng, tags + [None] * 10, n),
-        "shipping": _with_nulls(rng, _pick(rng, shipping, n), 0.1),
+        "shipping": _with_nulls(rng, _pick(rng, shipping, n), 0.25),  # digital orders do not ship
         "big_counter": _big_ints(rng, n, 0.1),
     }
 
 
 def _shipping(rng: random.Random) -> Dict[str, Any]:
+    """Nested JSON: an object holding an address object and a list. Kept lean on purpose:
+    every extra container costs the client parse and GC time on each of 200k rows."""
     city, country = rng.choice(_CITIES)
     return {
         "carrier": rng.choice(_CARRIERS),
-        "service": rng.choice(["standard", "express", "overnight"]),
-        "address": {
-            "line1": f"{rng.randrange(1, 300)} {rng.choice(_STREETS)}",
-            "line2": rng.choice([None, "", "Apt 4", "2. OG"]),
-            "city": city,
-            "postal_code": f"{rng.randrange(10000, 99999)}",
-            "country": country,
-        },
-        "items": [{"sku": f"SKU-{rng.randrange(10000):05d}", "qty": rng.randrange(1, 5)}
-                  for _ in range(rng.randrange(0, 4))],
-        "insured": rng.random() < 0.3,
-        "weight_kg": round(rng.uniform(0.1, 30.0), 3),
+        "address": {"street": f"{rng.randrange(1, 300)} {rng.choice(_STREETS)}", "city": city,
+                    "postal_code": f"{rng.randrange(10000, 99999)}", "country": country},
+        "items": [f"SKU-{rng.randrange(10000):05d}" for _ in range(rng.randrange(0, 3))],
+        "express": rng.random() < 0.3,
     }
 
 

@@ -84,6 +84,7 @@ class TableConverter:
         self._lock = threading.Lock()
         self._announced: Set[str] = set()
         self._inferred: Dict[str, ColumnPlan] = {}
+        self._hinted: Set[str] = set()
 
     # -- hints for dlt ---------------------------------------------------------------------------
     def column_hints(self) -> Dict[str, Dict[str, Any]]:
@@ -103,6 +104,15 @@ class TableConverter:
         if self.primary_key:
             hints[SYNCED_AT]["dedup_sort"] = "desc"
         return hints
+
+    def take_new_hints(self) -> Dict[str, Dict[str, Any]]:
+        """Hints for columns inferred since the last call that Arrow alone cannot type (JSON kept
+        as text). The resource sends them to dlt with the next batch."""
+        with self._lock:
+            fresh = {name: {"data_type": plan.dlt_type} for name, plan in self._inferred.items()
+                     if plan.dlt_type == "json" and name not in self._hinted}
+            self._hinted.update(fresh)
+        return fresh
 
     # -- converting ------------------------------------------------------------------------------
     def convert(self, records: List[Dict[str, Any]], page: str) -> pa.Table:

@@ -29,9 +29,16 @@ class TableJob:
     json: Optional[Dict[str, Any]]
     data_selector: Optional[str]
     paginator: Any
-    primary_key: Tuple[str, ...]
+    primary_key: Tuple[str, ...]  # in the destination (union layout: database column first)
     write_disposition: str
     cursor_field: Optional[str]
+
+    @property
+    def api_primary_key(self) -> Tuple[str, ...]:
+        """The key as the API's records carry it (without the database column we add)."""
+        return tuple(k for k in self.primary_key if k != self.database_column)
+
+    database_column: Optional[str] = None
 
     @property
     def label(self) -> str:
@@ -72,7 +79,9 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
     if database is None and table.name == resource["name"]:
         resource_name = table_name = resource["name"]
     elif config.layout == "union":
-        table_name = fill_name(name_template if has_placeholders else DEFAULT_UNION_NAME, values)
+        # one table per table name: a template naming the database would split them again
+        union_template = name_template if has_placeholders and "{database}" not in name_template else DEFAULT_UNION_NAME
+        table_name = fill_name(union_template, values)
         resource_name = fill_name(DEFAULT_PER_DATABASE_NAME, values) if database is not None else table_name
     else:
         template = name_template if has_placeholders else (
@@ -98,6 +107,7 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         primary_key=tuple(pk),
         write_disposition=_write_disposition(resource.get("write_disposition", "append")),
         cursor_field=cursor,
+        database_column=config.database_column if config.layout == "union" and database is not None else None,
     )
 
 
@@ -122,7 +132,7 @@ def _check_unique(config: SyncConfig, jobs: List[TableJob]) -> None:
                               key="resources", source=config.source_name,
                               hint="give the resources distinct names, e.g. with {database} and {table}")
         seen_resources[job.resource_name] = job
-        normalized = naming.normalize_table_identifier(job.table_name)
+        normalized = naming.normalize_path(job.table_name)
         other = seen_tables.get(normalized)
         if other is not None and not (config.layout == "union" and other.table.name == job.table.name):
             raise ConfigError(

@@ -77,11 +77,11 @@ class SyncSession:
             converter = TableConverter(
                 job.table, type_map=type_map, deletes=config.deletes, where=where,
                 database_column=config.database_column if union else None,
-                database_value=job.database, primary_key=job.primary_key,
+                database_value=job.database, primary_key=job.api_primary_key,
             )
             self.converters[job.resource_name] = converter
             processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
-                                      primary_key=job.primary_key, cursor_field=job.cursor_field)
+                                      primary_key=job.api_primary_key, cursor_field=job.cursor_field)
             reader = _make_reader(client, processor, job)
             self.readers[job.resource_name] = reader
             self.scheduler.add_reader(reader)
@@ -133,7 +133,10 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
 
     def read_table() -> Iterator[pa.Table]:
         reader = session.readers[job.resource_name]
+        converter = session.converters[job.resource_name]
         report = session.report.tables[job.resource_name]
+        mark_deletes = session.config.deletes.mode == "mark" and bool(job.primary_key)
+        side_table_started = False
         report.started = time.time()
         pending: List[pa.Table] = []
         pending_rows = 0
@@ -147,6 +150,10 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                     break
                 _count(report, result)
                 table = result.table
+                if mark_deletes and result.deleted:
+                    table, tombstones = _split_tombstones(table, session.config.deletes.field)
+                    yield from _tombstone_batches(job, tombstones, first=not side_table_started)
+                    side_table_started = True
                 if table.num_rows:
                     last_stamp = max(time.time_ns() // 1000, last_stamp + 1)
                     table = _with_synced_at(table, last_stamp)
@@ -161,20 +168,21 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                 if session.progress:
                     session.progress(report)
                 if pending_rows >= batch_rows:
-                    yield _concat(pending)
+                    yield _batch(converter, pending)
                     pending, pending_rows = [], 0
             if pending:
-                yield _concat(pending)
+                yield _batch(converter, pending)
                 pending = []
             if job.cursor_field:
                 before = session.cursors.get(job.resource_name, CursorState())
                 after = advance(before, cursor_max, boundary)
-                state = dlt.current.resource_state(job.resource_name)
-                state["cursor"] = after.cursor
-                state["boundary"] = after.boundary
                 report.cursor_after = after.cursor
-            dlt.current.resource_state(job.resource_name)["last_success"] = time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                if (after.cursor, after.boundary) != (before.cursor, before.boundary):
+                    # state changes only with data: a run with no changes writes no load package
+                    state = dlt.current.resource_state(job.resource_name)
+                    state["cursor"] = after.cursor
+                    state["boundary"] = after.boundary
+                    state["last_change"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             report.finished = True
         except DbsyncError as exc:
             session.scheduler.abandon(reader)
@@ -208,6 +216,47 @@ def _with_synced_at(table: pa.Table, micros: int) -> pa.Table:
     stamp = pa.scalar(micros, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
     column = pa.nulls(table.num_rows, pa.timestamp("us", tz="UTC")).fill_null(stamp)
     return table.append_column(pa.field(SYNCED_AT, column.type), column)
+
+
+def tombstone_table_name(table_name: str) -> str:
+    """Where ``deletes: mark`` keeps the keys of deleted rows (the rows stay, marked)."""
+    return f"{table_name}__deleted"
+
+
+def _split_tombstones(table: pa.Table, deleted_field: str) -> Any:
+    import pyarrow.compute as pc
+
+    is_deleted = pc.fill_null(table[deleted_field], False)
+    return table.filter(pc.invert(is_deleted)), table.filter(is_deleted)
+
+
+def _tombstone_batches(job: TableJob, tombstones: pa.Table, *, first: bool) -> Iterator[Any]:
+    """Deleted keys go to a side table (merge on the key); run_sync marks the rows after loading.
+
+    The side table is a dlt table variant of the resource. A variant starts from the resource's
+    column hints (the main table's NOT NULL columns); the first, empty item resets them.
+    """
+    keep = [c for c in tombstones.column_names
+            if c in job.primary_key or c == job.cursor_field or c == job.database_column]
+    side = _with_synced_at(tombstones.select(keep), time.time_ns() // 1000)
+    name = tombstone_table_name(job.table_name)
+    if first:
+        reset = dlt.mark.make_hints(table_name=name, columns={})
+        yield dlt.mark.with_hints(side.slice(0, 0), reset, create_table_variant=True)
+    hints = dlt.mark.make_hints(
+        table_name=name, write_disposition="merge", primary_key=list(job.primary_key),
+        columns={SYNCED_AT: {"data_type": "timestamp", "dedup_sort": "desc"}},
+    )
+    yield dlt.mark.with_hints(side, hints, create_table_variant=True)
+
+
+def _batch(converter: TableConverter, tables: List[pa.Table]) -> Any:
+    """One Arrow table for dlt, carrying hints for newly inferred JSON columns if there are any."""
+    table = _concat(tables)
+    hints = converter.take_new_hints()
+    if hints:
+        return dlt.mark.with_hints(table, dlt.mark.make_hints(columns=hints))
+    return table
 
 
 def _concat(tables: List[pa.Table]) -> pa.Table:
