@@ -156,8 +156,10 @@ class AdminHandlers:
         return orjson.dumps(self.state.fault_settings.to_dict())
 
     def put_faults(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
+        if not isinstance(body, dict):
+            raise Problem.bad_request("fault settings must be a JSON object")
         try:
-            faults = FaultSettings.from_dict(_body_object(body or {}))
+            faults = FaultSettings.from_dict(body)
         except (TypeError, ValueError) as exc:
             raise Problem.bad_request(f"invalid fault settings: {exc}") from None
         self.state.set_faults(faults)

@@ -76,7 +76,8 @@ class ReferenceServer:
     def base_url(self) -> str:
         if self.port is None:
             raise RuntimeError("the reference server is not started")
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def running(self) -> bool:
