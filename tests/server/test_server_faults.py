@@ -288,6 +288,7 @@ def test_request_log_masks_the_key(server_factory, make_api):
     ("a=1&api_key=abc&b=2", "a=1&api_key=***&b=2"),
     ("api_key=a&api_key=b", "api_key=***&api_key=***"),
     ("my_api_key=abc", "my_api_key=abc"),
+    ("api%5Fkey=abc&x=1", "api%5Fkey=***&x=1"),
     ("", ""),
 ])
 def test_mask_query(query, masked):

@@ -17,12 +17,12 @@ import asyncio
 import email.utils
 import logging
 import math
+import sys
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from dbsync.server.admin import AdminHandlers
 from dbsync.server.api import ApiHandlers, parse_query
-from dbsync.server.faults import FaultDecision
 from dbsync.server.problems import STATUS_CODES, Problem, error_body
 from dbsync.server.requestlog import RequestLogEntry, key_fingerprint, mask_query
 from dbsync.server.settings import ServerSettings
@@ -89,8 +89,8 @@ class ReferenceApp:
             if decision is not None and decision.kind == "truncate":
                 body = body[:len(body) // 2]
             await self._send(send, status, body, headers, method)
-        state.log.append(RequestLogEntry(
-            time=time.time(), method=method, path=path,
+        state.log.append(RequestLogEntry(  # interned: a million entries share a handful of paths
+            time=time.time(), method=sys.intern(method), path=sys.intern(path),
             query=mask_query(raw_query.decode("utf-8", "replace")) if raw_query else "",
             status=status, fault=fault, key_fingerprint=key_fingerprint(key),
             duration_ms=round((time.perf_counter() - started) * 1000, 3)))

@@ -7,6 +7,7 @@ Admin requests are not logged (they are the test harness talking, not the client
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -16,7 +17,8 @@ from typing import Any, Deque, Dict, List, Mapping, Optional
 
 __all__ = ["RequestLogEntry", "RequestLog", "mask_query", "key_fingerprint"]
 
-_KEY_IN_QUERY = re.compile(r"(^|&)(api_key=)[^&]*")
+# Also the percent-encoded spellings of the name, which the server decodes to api_key too.
+_KEY_IN_QUERY = re.compile(r"(^|&)(api(?:_|%5[fF])key=)[^&]*")
 
 
 def mask_query(query: str) -> str:
@@ -24,6 +26,7 @@ def mask_query(query: str) -> str:
     return _KEY_IN_QUERY.sub(r"\1\2***", query)
 
 
+@functools.lru_cache(maxsize=1024)
 def key_fingerprint(key: Optional[str]) -> Optional[str]:
     """First 12 hex digits of the key's SHA-256: tells keys apart without revealing them."""
     if key is None:
@@ -31,7 +34,7 @@ def key_fingerprint(key: Optional[str]) -> Optional[str]:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestLogEntry:
     """One answered (or dropped) request. ``status`` is None when the connection was dropped;
     ``fault`` names the injected fault or limit (``status``, ``drop``, ``truncate``, ``slow``,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import orjson
 
@@ -311,7 +311,3 @@ def _make_spec(name: str, type_: Any, nullable: Any, precision: Optional[int], s
         precision = scale = None
     return FieldSpec(name, type_, nullable, precision, scale)
 
-
-def parse_bodies(bodies: Iterable[bytes]) -> List[Dict[str, Any]]:
-    """Decode stored bytes (the handle and tests compare these with what the API served)."""
-    return [orjson.loads(b) for b in bodies]
