@@ -103,6 +103,32 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
             handle.close()
 
 
+def run_info_path(pipelines_dir: str, pipeline_name: str) -> Path:
+    """Where dbsync notes the destination of a pipeline's last run (for ``dbsync status``);
+    dlt's own state does not keep a DuckDB file's path."""
+    return Path(pipelines_dir) / f".{pipeline_name}.dbsync.json"
+
+
+def save_run_info(pipelines_dir: str, pipeline_name: str, destination: Any, dataset: str) -> None:
+    import json
+
+    info = {"destination": destination if isinstance(destination, str) else None, "dataset": dataset}
+    credentials = getattr(destination, "config_params", {}).get("credentials") if not isinstance(destination, str) else None
+    if isinstance(credentials, str) and credentials.endswith(".duckdb"):
+        info["destination"] = str(Path(credentials).resolve())
+    run_info_path(pipelines_dir, pipeline_name).write_text(json.dumps(info))
+
+
+def load_run_info(pipelines_dir: str, pipeline_name: str) -> Dict[str, Any]:
+    import json
+
+    path = run_info_path(pipelines_dir, pipeline_name)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def default_pipelines_dir() -> str:
     from dlt.common.pipeline import get_dlt_pipelines_dir
 
@@ -147,6 +173,8 @@ def run_sync(
     with pipeline_lock(pdir, name):
         pipeline = make_pipeline(cfg, destination=destination, dataset=dataset, pipeline_name=name,
                                  pipelines_dir=pdir)
+        save_run_info(pdir, name, make_destination(destination or cfg.pipeline.destination, name),
+                      pipeline.dataset_name)
         source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress)
         session = source.dbsync_session
         try:

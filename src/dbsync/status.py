@@ -28,16 +28,24 @@ class PipelineStatus:
     tables: List[TableStatus]
 
 
-def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None) -> PipelineStatus:
-    """Read the pipeline's local state and count rows in the destination."""
+def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
+                destination: Optional[str] = None) -> PipelineStatus:
+    """Read the pipeline's local state and count rows in the destination (the one the last run
+    used, unless ``destination`` says otherwise)."""
     import dlt
     from dlt.common.exceptions import DltException
 
-    from dbsync.pipeline import default_pipelines_dir, quiet_dlt_defaults
+    from dbsync.pipeline import default_pipelines_dir, load_run_info, make_destination, quiet_dlt_defaults
 
     quiet_dlt_defaults()
+    pdir = pipelines_dir or default_pipelines_dir()
+    info = load_run_info(pdir, pipeline_name)
+    target = destination or info.get("destination")
     try:
-        pipeline = dlt.attach(pipeline_name=pipeline_name, pipelines_dir=pipelines_dir or default_pipelines_dir())
+        kwargs = {"destination": make_destination(target, pipeline_name)} if target else {}
+        if info.get("dataset"):
+            kwargs["dataset_name"] = info["dataset"]
+        pipeline = dlt.attach(pipeline_name=pipeline_name, pipelines_dir=pdir, **kwargs)
     except DltException:
         raise ConfigError(f"no pipeline named '{pipeline_name}' has run here yet",
                           hint="run `dbsync run` first, or pass --pipeline-name / --pipelines-dir") from None

@@ -14,7 +14,8 @@ from typing_extensions import Annotated
 from dbsync.config import load_config
 from dbsync.config.model import SyncConfig
 
-console = Console()  # results: stdout
+# results on stdout; when piped (scripts, CI logs) use a wide page so names are never cut
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)  # progress, warnings
 
 ConfigOption = Annotated[

@@ -10,6 +10,7 @@ import click
 import typer
 
 from dbsync.errors import DbsyncError
+from dbsync.http.redaction import redact
 
 
 def run_app(app: typer.Typer, argv: Optional[List[str]] = None) -> int:
@@ -17,8 +18,9 @@ def run_app(app: typer.Typer, argv: Optional[List[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False)
-        return 0
+        # with standalone_mode=False click returns the code of typer.Exit instead of raising it
+        code = app(args=args, standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except click.exceptions.Abort:
         print("dbsync: aborted", file=sys.stderr)
         return 130
@@ -32,12 +34,17 @@ def run_app(app: typer.Typer, argv: Optional[List[str]] = None) -> int:
         return exc.exit_code
     except DbsyncError as exc:
         if debug:
-            traceback.print_exc()
+            print(redact(traceback.format_exc()), file=sys.stderr)
         print(f"dbsync: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # an unexpected bug: still one line unless --debug
         if debug:
-            traceback.print_exc()
-        print(f"dbsync: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+            print(redact(traceback.format_exc()), file=sys.stderr)
+        print(redact(f"dbsync: internal error: {type(exc).__name__}: {_first_line(exc)} (rerun with --debug for details)"),
               file=sys.stderr)
         return 70
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else ""

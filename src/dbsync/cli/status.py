@@ -20,6 +20,7 @@ def status(
     config: ConfigOption = None,
     pipeline_name: PipelineNameOption = None,
     pipelines_dir: PipelinesDirOption = None,
+    destination: Annotated[Optional[str], typer.Option("--destination", help="Count rows here instead of the last run's destination.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
     debug: DebugOption = False,
 ) -> None:
@@ -38,7 +39,7 @@ def status(
             if config is not None:
                 raise
             name = "dbsync"
-    st = sync_status(name, pipelines_dir=pipelines_dir)
+    st = sync_status(name, pipelines_dir=pipelines_dir, destination=destination)
     if as_json:
         print(json.dumps({
             "pipeline": st.pipeline_name, "dataset": st.dataset_name, "destination": st.destination,

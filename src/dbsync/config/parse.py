@@ -267,6 +267,7 @@ def _parse_resources(
             raise ctx.error(f"{key}.endpoint.incremental",
                             "use dbsync's top-level 'incremental' section instead (per-table cursors)")
         _validate_paginator(ctx, f"{key}.endpoint.paginator", endpoint.get("paginator"))
+        _validate_response_actions(ctx, f"{key}.endpoint.response_actions", endpoint.get("response_actions"))
         resource["endpoint"] = endpoint
         if name in names:
             raise ctx.error(f"{key}.name", f"duplicate resource name {name!r}")
@@ -281,6 +282,23 @@ def _resource_keys() -> Tuple[str, ...]:
     from dlt.sources.rest_api.typing import EndpointResource
 
     return tuple(get_type_hints(EndpointResource))
+
+
+def _validate_response_actions(ctx: _Ctx, key: str, actions: Any) -> None:
+    """rest_api's response_actions: dbsync supports ``action: ignore`` (treat the response as an
+    empty page) matched on ``status_code`` and/or ``content``."""
+    if actions is None:
+        return
+    if not isinstance(actions, list):
+        raise ctx.error(key, "must be a list of {status_code, content, action} mappings")
+    for i, action in enumerate(actions):
+        if not isinstance(action, Mapping):
+            raise ctx.error(f"{key}[{i}]", "must be a mapping (callables are not supported by dbsync)")
+        _check_keys(ctx, f"{key}[{i}]", action, ("status_code", "content", "action"))
+        if action.get("action") != "ignore":
+            raise ctx.error(f"{key}[{i}].action", f"only 'ignore' is supported, got {action.get('action')!r}")
+        if action.get("status_code") is None and action.get("content") is None:
+            raise ctx.error(f"{key}[{i}]", "give status_code and/or content to match")
 
 
 def _merge_resource(defaults: Mapping[str, Any], resource: Mapping[str, Any]) -> Dict[str, Any]:

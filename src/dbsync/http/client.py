@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import orjson
 import requests
@@ -30,6 +30,7 @@ from dbsync.errors import (
     ApiUnreachableError,
     AuthError,
     ConfigError,
+    DbsyncError,
     NotFoundError,
     PermissionDeniedError,
     ResponseFormatError,
@@ -78,6 +79,7 @@ class Page:
     headers: Mapping[str, str]
     url: str  # redacted
     response: Any = field(default=None, repr=False, compare=False)
+    ignored: bool = False  # a response_action said to ignore this response: no data
 
     def response_for_paginator(self) -> requests.Response:
         """The response, with ``.json()`` answering from the already parsed document, so dlt's
@@ -152,41 +154,48 @@ class ApiClient:
         where: Where,
         method: str = "GET",
         json: Optional[Dict[str, Any]] = None,
+        ignore: Optional[Sequence[Mapping[str, Any]]] = None,
     ) -> Page:
-        """Request ``path`` and return the parsed JSON, retrying what is worth retrying."""
+        """Request ``path`` and return the parsed JSON, retrying what is worth retrying.
+
+        ``ignore``: rest_api-style response actions (``{status_code, content, action: ignore}``);
+        a matching response comes back as an empty, ``ignored`` page."""
         attempts = self.retry.attempts
         waited = 0.0
         last_reason = ""
         for attempt in range(1, attempts + 1):
-            try:
-                return self._attempt(path, params, method, json, where)
-            except _Retriable as retriable:
-                last_reason = retriable.reason
-                if retriable.refused and attempt >= REFUSED_ATTEMPTS:
-                    raise ApiUnreachableError(
-                        f"cannot connect to {self._base()}: {retriable.reason}",
-                        where=where,
-                        hint="is the server running and client.base_url right?",
-                    ) from None
-                if attempt == attempts:
-                    break
-                delay = backoff_delay(self.retry, attempt, self._rng)
-                if retriable.retry_after is not None:
-                    delay = max(delay, retriable.retry_after)
-                if waited + delay > self.retry.max_total_wait:
-                    raise RetriesExhaustedError(
-                        f"gave up after {attempt} attempts and {waited:.1f}s of waiting: {last_reason}",
-                        where=where,
-                        hint=f"the next wait ({delay:.0f}s) would pass retries.max_total_wait "
-                        f"({self.retry.max_total_wait:.0f}s); try again later or raise it",
-                    ) from None
-                self.stats.count_retry(_reason_kind(retriable.reason))
-                logger.warning(
-                    "%s: %s; retry %d/%d in %.2fs",
-                    where.describe() or path, retriable.reason, attempt, attempts - 1, delay,
+            outcome = self._attempt(path, params, method, json, where, ignore)
+            if isinstance(outcome, Page):
+                return outcome
+            if isinstance(outcome, DbsyncError):
+                raise outcome
+            retriable = outcome
+            last_reason = retriable.reason
+            if retriable.refused and attempt >= REFUSED_ATTEMPTS:
+                raise ApiUnreachableError(
+                    f"cannot connect to {self._base()}: {retriable.reason}",
+                    where=where,
+                    hint="is the server running and client.base_url right?",
                 )
-                time.sleep(delay)
-                waited += delay
+            if attempt == attempts:
+                break
+            delay = backoff_delay(self.retry, attempt, self._rng)
+            if retriable.retry_after is not None:
+                delay = max(delay, retriable.retry_after)
+            if waited + delay > self.retry.max_total_wait:
+                raise RetriesExhaustedError(
+                    f"gave up after {attempt} attempts and {waited:.1f}s of waiting: {last_reason}",
+                    where=where,
+                    hint=f"the next wait ({delay:.0f}s) would pass retries.max_total_wait "
+                    f"({self.retry.max_total_wait:.0f}s); try again later or raise it",
+                )
+            self.stats.count_retry(_reason_kind(retriable.reason))
+            logger.warning(
+                "%s: %s; retry %d/%d in %.2fs",
+                where.describe() or path, retriable.reason, attempt, attempts - 1, delay,
+            )
+            time.sleep(delay)
+            waited += delay
         raise RetriesExhaustedError(
             f"gave up after {attempts} attempts: {last_reason}",
             where=where,
@@ -196,61 +205,75 @@ class ApiClient:
     def _base(self) -> str:
         return redact(self.config.client["base_url"])
 
-    def _attempt(self, path: str, params: Optional[Dict[str, Any]], method: str,
-                 json: Optional[Dict[str, Any]], where: Where) -> Page:
+    def _attempt(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
+                 where: Where, ignore: Optional[Sequence[Mapping[str, Any]]] = None
+                 ) -> Union[Page, _Retriable, DbsyncError]:
+        """One request. Failures are *returned*, never raised from inside an ``except`` block:
+        a raised error would chain to the requests exception, whose text holds the full URL
+        (and with it a query-string key), and dlt pickles exception chains into its trace."""
         self.limiter.acquire()
         status: Optional[int] = None
         headers: Optional[Mapping[str, str]] = None
         retry_after: Optional[float] = None
         try:
-            try:
-                response = self.rest.request(path, method=method, params=params, json=json,
-                                             timeout=self.retry.timeout)
-                content = response.content  # the body is read here; a cut connection raises here
-            except requests.exceptions.Timeout:
-                raise _Retriable(f"timed out after {self.retry.timeout:g}s") from None
-            except requests.exceptions.ConnectionError as exc:
-                refused = _is_refused(exc)
-                raise _Retriable("connection refused" if refused else f"connection dropped ({_short(exc)})",
-                                 refused=refused) from None
-            except requests.exceptions.ChunkedEncodingError as exc:
-                raise _Retriable(f"connection dropped mid-body ({_short(exc)})") from None
-            except requests.exceptions.InvalidURL as exc:
-                raise ConfigError(f"invalid URL for path {path!r}: {redact(exc)}", key="client.base_url") from None
-            except requests.exceptions.RequestException as exc:
-                raise ApiError(f"request failed: {type(exc).__name__}: {redact(exc)}", where=where) from None
+            sent = self._send(path, params, method, json, where)
+            if not isinstance(sent, tuple):
+                return sent
+            response, content = sent
             status = response.status_code
             headers = response.headers
             self.stats.count_request(len(content))
+            if ignore and _matches_action(ignore, status, content):
+                return Page(doc=None, status=status, headers=headers, url=redact(response.url), response=response,
+                            ignored=True)
             if status in self.retry.retry_statuses:
                 retry_after = parse_retry_after(headers.get("Retry-After"))
                 reason = f"HTTP {status} {response.reason or ''}".strip()
                 if retry_after is not None:
                     reason += f" (Retry-After {retry_after:.0f}s)"
-                raise _Retriable(reason, retry_after=retry_after)
+                return _Retriable(reason, retry_after=retry_after)
             if status >= 400:
-                raise self._status_error(status, response.reason, content, path, where)
-            doc = self._parse(content, headers, path, where)
+                return self._status_error(status, response.reason, content, path, where)
+            doc = _loads(content)
+            if doc is _INVALID:
+                return self._not_json(content, headers, path, where)
             return Page(doc=doc, status=status, headers=headers, url=redact(response.url), response=response)
         finally:
             self.limiter.release(status=status, headers=headers, retry_after=retry_after)
 
-    def _parse(self, content: bytes, headers: Mapping[str, str], path: str, where: Where) -> Any:
+    def _send(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
+              where: Where) -> Union[Tuple[requests.Response, bytes], _Retriable, DbsyncError]:
+        failure: Union[_Retriable, DbsyncError, None] = None
         try:
-            return orjson.loads(content)
-        except orjson.JSONDecodeError:
-            head = content[:1].strip() if content else b""
-            content_type = headers.get("Content-Type", "unknown")
-            if content and content.lstrip()[:1] in (b"{", b"["):
-                # a body that starts like JSON but does not parse: cut short in transit
-                raise _Retriable(f"truncated or invalid JSON body ({len(content)} bytes)") from None
-            raise ResponseFormatError(
-                f"the response is not JSON (Content-Type {content_type}, {len(content)} bytes"
-                + (f", starts with {redact(content[:40].decode('utf-8', 'replace'))!r}" if head else ", empty")
-                + ")",
-                where=where,
-                hint=f"check that path {path!r} is the JSON API endpoint",
-            ) from None
+            response = self.rest.request(path, method=method, params=params, json=json, timeout=self.retry.timeout)
+            content = response.content  # the body is read here; a cut connection raises here
+            return response, content
+        except requests.exceptions.Timeout:
+            failure = _Retriable(f"timed out after {self.retry.timeout:g}s")
+        except requests.exceptions.ConnectionError as exc:
+            refused = _is_refused(exc)
+            failure = _Retriable("connection refused" if refused else f"connection dropped ({_short(exc)})",
+                                 refused=refused)
+        except requests.exceptions.ChunkedEncodingError as exc:
+            failure = _Retriable(f"connection dropped mid-body ({_short(exc)})")
+        except requests.exceptions.InvalidURL as exc:
+            failure = ConfigError(f"invalid URL for path {path!r}: {redact(exc)}", key="client.base_url")
+        except requests.exceptions.RequestException as exc:
+            failure = ApiError(f"request failed: {type(exc).__name__}: {redact(exc)}", where=where)
+        return failure
+
+    def _not_json(self, content: bytes, headers: Mapping[str, str], path: str, where: Where) -> Union[_Retriable, DbsyncError]:
+        content_type = headers.get("Content-Type", "unknown")
+        if content and content.lstrip()[:1] in (b"{", b"["):
+            # a body that starts like JSON but does not parse: cut short in transit
+            return _Retriable(f"truncated or invalid JSON body ({len(content)} bytes)")
+        start = content[:40].decode("utf-8", "replace") if content else ""
+        return ResponseFormatError(
+            f"the response is not JSON (Content-Type {content_type}, {len(content)} bytes"
+            + (f", starts with {redact(start)!r}" if start.strip() else ", empty") + ")",
+            where=where,
+            hint=f"check that path {path!r} is the JSON API endpoint",
+        )
 
     def _status_error(self, status: int, reason: Optional[str], content: bytes, path: str, where: Where) -> ApiError:
         detail = _error_detail(content)
@@ -270,6 +293,28 @@ class ApiClient:
         return ApiError(f"HTTP {status} {reason or ''} at {path}{said}", status=status, where=where)
 
 
+_INVALID = object()
+
+
+def _matches_action(actions: Sequence[Mapping[str, Any]], status: int, content: bytes) -> bool:
+    for action in actions:
+        code = action.get("status_code")
+        text = action.get("content")
+        if code is not None and str(code) != str(status):
+            continue
+        if text is not None and str(text).encode() not in content:
+            continue
+        return True
+    return False
+
+
+def _loads(content: bytes) -> Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return _INVALID
+
+
 def _error_detail(content: bytes, limit: int = 200) -> str:
     """The server's own error message, if it sent one, redacted and kept short."""
     if not content:
@@ -277,6 +322,8 @@ def _error_detail(content: bytes, limit: int = 200) -> str:
     try:
         doc = orjson.loads(content)
     except orjson.JSONDecodeError:
+        doc = None
+    if doc is None:
         text = content[:limit].decode("utf-8", "replace")
         return redact(" ".join(text.split()))
     msg: Any = doc

@@ -32,6 +32,7 @@ class TableJob:
     primary_key: Tuple[str, ...]  # in the destination (union layout: database column first)
     write_disposition: str
     cursor_field: Optional[str]
+    response_actions: Optional[Tuple[Dict[str, Any], ...]] = None
 
     @property
     def api_primary_key(self) -> Tuple[str, ...]:
@@ -108,6 +109,7 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         write_disposition=_write_disposition(resource.get("write_disposition", "append")),
         cursor_field=cursor,
         database_column=config.database_column if config.layout == "union" and database is not None else None,
+        response_actions=tuple(endpoint["response_actions"]) if endpoint.get("response_actions") else None,
     )
 
 

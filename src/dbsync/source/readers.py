@@ -79,6 +79,12 @@ class PageProcessor:
     def at(self, label: str) -> Where:
         return Where(self.where.database, self.where.table, label, self.where.path)
 
+    def empty(self, request: PageRequest) -> PageResult:
+        """A page a response action told us to ignore: no records, and no further pages."""
+        result = PageResult(request=request, table=self.converter.convert([], request.label), raw_count=0)
+        result.ignored = True  # type: ignore[attr-defined]
+        return result
+
     def process(self, page: Page, request: PageRequest) -> Tuple[PageResult, List[Any]]:
         records, _ = select_data(page.doc, self.data_selector, self.at(request.label))
         raw_count = len(records)
@@ -137,7 +143,8 @@ class Reader:
     lock; :meth:`fetch` runs in a worker thread."""
 
     def __init__(self, client: ApiClient, processor: PageProcessor, *, path: str, params: Dict[str, Any],
-                 method: str = "GET", json: Optional[Dict[str, Any]] = None):
+                 method: str = "GET", json: Optional[Dict[str, Any]] = None,
+                 response_actions: Optional[Sequence[Dict[str, Any]]] = None):
         self.client = client
         self.processor = processor
         self.path = path
@@ -145,6 +152,7 @@ class Reader:
         self.method = method
         self.json = json
         self.extra_params: Dict[str, Any] = {}
+        self.response_actions = response_actions
         self.stopped = False
         self.inflight = 0
         self.requests_made = 0
@@ -166,10 +174,14 @@ class Reader:
     def next_request(self) -> Optional[PageRequest]:
         raise NotImplementedError
 
+    def get(self, request: PageRequest) -> Page:
+        return self.client.get_json(request.path, request.params, where=self.processor.at(request.label),
+                                    method=request.method, json=request.json, ignore=self.response_actions)
+
     def fetch(self, request: PageRequest) -> PageResult:
-        where = self.processor.at(request.label)
-        page = self.client.get_json(request.path, request.params, where=where, method=request.method,
-                                    json=request.json)
+        page = self.get(request)
+        if page.ignored:
+            return self.processor.empty(request)
         result, _records = self.processor.process(page, request)
         result.total = self._read_total(page)
         return result
@@ -257,6 +269,11 @@ class OffsetReader(Reader):
         super().fetched(request, result)
         count = result.raw_count
         offset = request.offset or 0
+        if getattr(result, "ignored", False):
+            self.first_done = True
+            self.sequential = True
+            self.short_page_seen = True
+            return
         if not self.first_done:
             self.first_done = True
             if result.total is None:
@@ -324,8 +341,9 @@ class SequentialReader(Reader):
         if self._seen[signature] >= 3:
             raise ResponseFormatError("the paginator requested the same page again and again", where=where,
                                       hint="check the paginator settings (cursor path, next link)")
-        page = self.client.get_json(request.path, request.params, where=where, method=request.method,
-                                    json=request.json)
+        page = self.get(request)
+        if page.ignored:
+            return self.processor.empty(request)
         result, records = self.processor.process(page, request)
         if self.paginator is None:
             from dbsync.http.paging import _detect_paginator

@@ -122,7 +122,8 @@ class SyncSession:
 
 def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob) -> Reader:
     paginator = make_paginator(job.paginator)
-    kwargs = dict(path=job.path, params=job.params, method=job.method, json=job.json)
+    kwargs = dict(path=job.path, params=job.params, method=job.method, json=job.json,
+                  response_actions=job.response_actions)
     if paginator is not None and is_concurrent_offset(paginator, job.method):
         return OffsetReader(client, processor, paginator=paginator, **kwargs)
     return SequentialReader(client, processor, paginator_cfg=job.paginator, **kwargs)
@@ -186,17 +187,17 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
             report.finished = True
         except DbsyncError as exc:
             session.scheduler.abandon(reader)
-            error = exc.with_where(Where(database=job.database, table=job.table.name))
-            if job.write_disposition != "merge":
-                # append/replace: a partial table would duplicate or truncate data; fail the run
-                raise error from None
-            report.error = error
-            logger.error("%s", error.one_line())
+            report.error = exc.with_where(Where(database=job.database, table=job.table.name))
+            logger.error("%s", report.error.one_line())
         finally:
             report.seconds = time.time() - (report.started or time.time())
             if session.progress:
                 session.progress(report)
             session.table_done()
+        if report.error is not None and job.write_disposition != "merge":
+            # append/replace: a partial table would duplicate or truncate data, so fail the whole
+            # run (raised outside the except block: no chain back to lower-level errors)
+            raise report.error
 
     read_table.__name__ = job.resource_name
     return read_table
