@@ -154,6 +154,7 @@ def test_create_table_and_database(server, api):
             server.create_table(*args)
         assert info.value.status == status
     server.create_database("newco", "NewCo Ltd")
+    assert [d["id"] for d in server.databases()] == ["acme", "globex", "initech", "newco"]
     assert {"id": "newco", "name": "NewCo Ltd"} in api.json("/v1/databases")["data"]
     assert api.json("/v1/resource", database="newco", table="orders")["total"] == 20
     assert api.get("/v1/resource", api_key="dbsync-limited-key", database="newco", table="orders").status_code == 403

@@ -227,6 +227,10 @@ class ReferenceServer:
         """Add a database with the standard tables (not in any limited key's grant)."""
         return self._admin("POST", "/admin/databases", {"id": db, "name": name})
 
+    def databases(self) -> List[Dict[str, str]]:
+        """Every database (``{"id", "name"}``, ordered by id), whatever the keys' grants."""
+        return self._admin("GET", "/admin/databases")["data"]
+
     def records(self, db: str, table: str, include_deleted: bool = False) -> List[Dict[str, Any]]:
         """The server's truth ordered by id: the same JSON values the API serves (tombstones
         as ``{"id", "updated_at", "deleted": true}`` when ``include_deleted``)."""
