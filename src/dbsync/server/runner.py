@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from typing import Any, Callable, Coroutine, Iterator, Optional
 
 import uvicorn
@@ -158,16 +159,14 @@ class ThreadedServer:
     def start(self, timeout: float = 15.0) -> None:
         self._thread = threading.Thread(target=self._run, name=f"dbsync-server-{self.port}", daemon=True)
         self._thread.start()
-        deadline = timeout
-        step = 0.005
+        deadline = time.monotonic() + timeout
         while not self._server.started:
             if self._error is not None or not self._thread.is_alive():
                 raise RuntimeError(f"reference server thread failed to start: {self._error!r}")
-            if deadline <= 0:
+            if time.monotonic() > deadline:
                 self.stop()
                 raise TimeoutError(f"reference server did not start within {timeout} s")
-            threading.Event().wait(step)
-            deadline -= step
+            time.sleep(0.005)
 
     def _run(self) -> None:
         try:
