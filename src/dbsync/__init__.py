@@ -6,57 +6,58 @@ Library first; the ``dbsync`` command line is a thin layer over these functions:
     config = dbsync.load_config("dbsync.yaml")       # or dbsync.parse_config({...rest_api dict...})
     result = dbsync.run_sync(config, destination="warehouse.duckdb")
     source = dbsync.dbsync_source(config)             # or use the dlt source in your own pipeline
+
+Names are imported on first use: ``import dbsync`` stays cheap (the reference server and the CLI
+start without loading dlt until they need it).
 """
 
-from dbsync.check import DatabaseCheck, check_connection
-from dbsync.config import SyncConfig, load_config, parse_config
-from dbsync.discovery import Catalog, DatabaseInfo, FieldInfo, TableInfo, discover_catalog
-from dbsync.errors import (
-    ApiError,
-    ApiUnreachableError,
-    AuthError,
-    ConfigError,
-    DataError,
-    DbsyncError,
-    DestinationError,
-    NotFoundError,
-    PermissionDeniedError,
-    PipelineBusyError,
-    ResponseFormatError,
-    RetriesExhaustedError,
-)
-from dbsync.pipeline import SyncResult, run_sync
-from dbsync.source import dbsync_source
-from dbsync.status import sync_status
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SyncConfig",
-    "load_config",
-    "parse_config",
-    "dbsync_source",
-    "run_sync",
-    "SyncResult",
-    "discover_catalog",
-    "Catalog",
-    "DatabaseInfo",
-    "TableInfo",
-    "FieldInfo",
-    "check_connection",
-    "DatabaseCheck",
-    "sync_status",
-    "DbsyncError",
-    "ConfigError",
-    "ApiError",
-    "AuthError",
-    "PermissionDeniedError",
-    "NotFoundError",
-    "RetriesExhaustedError",
-    "ResponseFormatError",
-    "ApiUnreachableError",
-    "DataError",
-    "PipelineBusyError",
-    "DestinationError",
-    "__version__",
-]
+_EXPORTS = {
+    "SyncConfig": "dbsync.config",
+    "load_config": "dbsync.config",
+    "parse_config": "dbsync.config",
+    "dbsync_source": "dbsync.source",
+    "run_sync": "dbsync.pipeline",
+    "SyncResult": "dbsync.pipeline",
+    "discover_catalog": "dbsync.discovery",
+    "Catalog": "dbsync.discovery",
+    "DatabaseInfo": "dbsync.discovery",
+    "TableInfo": "dbsync.discovery",
+    "FieldInfo": "dbsync.discovery",
+    "check_connection": "dbsync.check",
+    "DatabaseCheck": "dbsync.check",
+    "sync_status": "dbsync.status",
+    "DbsyncError": "dbsync.errors",
+    "ConfigError": "dbsync.errors",
+    "ApiError": "dbsync.errors",
+    "AuthError": "dbsync.errors",
+    "PermissionDeniedError": "dbsync.errors",
+    "NotFoundError": "dbsync.errors",
+    "RetriesExhaustedError": "dbsync.errors",
+    "ResponseFormatError": "dbsync.errors",
+    "ApiUnreachableError": "dbsync.errors",
+    "DataError": "dbsync.errors",
+    "PipelineBusyError": "dbsync.errors",
+    "DestinationError": "dbsync.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dbsync' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(__all__)

@@ -22,8 +22,8 @@ DUCKDB_TYPES = {
 def test_every_table_of_every_database_lands_typed_and_equal(reference_server, api_key, workspace):
     result = workspace.sync(reference_config(reference_server.base_url))
     assert result.ok, [t.error for t in result.failed]
-    databases = [d["id"] for d in reference_server.schema_list()] if hasattr(reference_server, "schema_list") else [
-        "acme", "globex", "initech"]
+    databases = [d["id"] for d in reference_server.databases()]
+    assert databases == ["acme", "globex", "initech"]
     expected_tables = []
     for db in databases:
         schema = reference_server.schema(db)

@@ -133,6 +133,8 @@ def _header_int(headers: Mapping[str, str], *names: str) -> Optional[int]:
 
 
 def _header_float(headers: Mapping[str, str], *names: str) -> Optional[float]:
+    if not hasattr(headers, "lower_items"):  # not requests' case-insensitive dict
+        headers = {k.lower(): v for k, v in headers.items()}
     for name in names:
         raw = headers.get(name)
         if raw is None:

@@ -138,6 +138,8 @@ class TableConverter:
             values = [r.get(name) for r in records]
             plan = self.plans.get(name) or self._infer_plan(name, values)
             array, variant = self._build(plan, values, page)
+            if variant is not None and plan.nullable is False:
+                self._reject_variant_in_not_null(plan, variant, deleted_mask, page)
             if plan.nullable is False and array.null_count:
                 array = self._fill_not_null(plan, array, deleted_mask, records, page)
             arrays.append(array)
@@ -234,6 +236,19 @@ class TableConverter:
         relaxed = ColumnPlan(plan.name, plan.dlt_type, plan.arrow_type, None, plan.precision, plan.scale)
         return _fast_array(relaxed, good), pa.array(bad, pa.string())
 
+    def _reject_variant_in_not_null(self, plan: ColumnPlan, variant: pa.Array, deleted: Optional[pa.Array],
+                                    page: str) -> None:
+        """A NOT NULL (or key) column cannot move a value to a variant column: say which value."""
+        index = next(i for i, v in enumerate(variant.to_pylist()) if v is not None)
+        if deleted is not None and deleted[index].as_py():
+            return
+        raise DataError(
+            f"value {variant[index].as_py()} of field '{plan.name}' does not fit its type {plan.dlt_type}, "
+            f"and the field may not be empty (record {index})",
+            where=self._at(page),
+            hint="the API changed the field's type; map it under 'types:' or fix the API",
+        )
+
     def _fill_not_null(self, plan: ColumnPlan, array: pa.Array, deleted: Optional[pa.Array],
                        records: List[Dict[str, Any]], page: str) -> pa.Array:
         """Nulls in a NOT NULL column: fine on tombstones (placeholders), an error on live rows."""
@@ -319,7 +334,12 @@ def _epoch_to_timestamp(numbers: pa.Array, t: pa.DataType) -> pa.Array:
 def _as_json_text(value: Any) -> str:
     if isinstance(value, str):
         return orjson.dumps(value).decode()
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # integers beyond 64 bits: the standard library writes them exactly
+        import json
+
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _infer_dlt_type(sample: Any) -> str:
