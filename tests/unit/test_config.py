@@ -52,6 +52,11 @@ VALID = [
     ("header-key", with_(ORIG, "client.auth", {"type": "api_key", "name": "X-Key", "location": "header"})),
     ("types", with_(REF, "types", {"money": "decimal", "geo": "json"})),
     ("string-resource", with_(ORIG, "resources", ["items"])),
+    ("incremental-params", with_(REF, "incremental", {"params": {"filter": "updated >= '{cursor}'", "sort": "updated,id"}})),
+    ("incremental-params-cursor-field", with_(REF, "incremental", {"cursor_field": "updated_at", "params": {"{cursor_field}__gte": "{cursor}", "_sort": "{cursor_field}"}})),
+    ("fields-endpoint", with_(REF, "tables.discover.fields_endpoint", {"path": "/{database}.json", "params": {"sql": "select 1", "t": "{table}"}, "data_selector": "rows", "field": {"name": "name", "type": "type", "required": "notnull"}})),
+    ("field-hidden", with_(REF, "tables.discover.field", {"name": "name", "type": "type", "required": "required", "hidden": "hidden"})),
+    ("tables-only-fields-endpoint", with_(with_(REF, "databases", DELETE), "tables", {"discover": {"path": "/schema", "fields_endpoint": {"path": "/fields/{table}"}}}) | {"resources": [{"name": "{table}", "endpoint": {"path": "/records/{table}"}}]}),
 ]
 
 INVALID = [
@@ -86,6 +91,16 @@ INVALID = [
     ("rest-api-incremental", with_(ORIG, "resources.0.endpoint.incremental", {"cursor_path": "u"}), "resources[0].endpoint.incremental", "incremental"),
     ("resolve-param", with_(ORIG, "resources.0.endpoint.params", {"x": {"type": "resolve", "resource": "a", "field": "b"}}), "resources[0].endpoint.params.x", "not supported"),
     ("response-action", with_(ORIG, "resources.0.endpoint.response_actions", [{"status_code": 404, "action": "retry"}]), "resources[0].endpoint.response_actions[0].action", "ignore"),
+    ("incremental-param-and-params", with_(REF, "incremental", {"param": "since", "params": {"since": "{cursor}"}}), "incremental", "not both"),
+    ("incremental-params-no-cursor", with_(REF, "incremental", {"params": {"sort": "updated"}}), "incremental.params", "{cursor}"),
+    ("incremental-params-empty", with_(REF, "incremental", {"params": {}}), "incremental.params", "at least one"),
+    ("incremental-params-placeholder", with_(REF, "incremental", {"params": {"since": "{cursr}"}}), "incremental.params.since", "{cursr}"),
+    ("incremental-params-not-text", with_(REF, "incremental", {"params": {"since": ["{cursor}"]}}), "incremental.params.since", "string template"),
+    ("fields-endpoint-no-table", with_(REF, "tables.discover.fields_endpoint", {"path": "/{database}/fields"}), "tables.discover.fields_endpoint", "{table}"),
+    ("fields-endpoint-no-database", with_(REF, "tables.discover.fields_endpoint", {"path": "/fields/{table}"}), "tables.discover.fields_endpoint", "{database}"),
+    ("fields-endpoint-typo", with_(REF, "tables.discover.fields_endpoint", {"path": "/{database}/{table}", "data_selectr": "x"}), "tables.discover.fields_endpoint.data_selectr", "did you mean 'data_selector'"),
+    ("fields-endpoint-no-path", with_(REF, "tables.discover.fields_endpoint", {"params": {"t": "{table}"}}), "tables.discover.fields_endpoint.path", "non-empty string"),
+    ("field-hidden-not-text", with_(REF, "tables.discover.field", {"hidden": True}), "tables.discover.field.hidden", "non-empty string"),
 ]
 
 
@@ -163,3 +178,28 @@ def test_resource_defaults_merge_under_resources():
     endpoint = parsed.resources[0]["endpoint"]
     assert endpoint["params"] == {"a": 1, "b": 2}
     assert parsed.resources[0]["primary_key"] == "id"
+
+
+def test_incremental_param_is_the_shorthand_for_params():
+    assert parse_config(with_(REF, "incremental", {"param": "since"})).incremental.params == {"since": "{cursor}"}
+    assert parse_config(with_(REF, "incremental", {})).incremental.params == {"updated_since": "{cursor}"}
+    parsed = parse_config(with_(REF, "incremental", {"params": {"filter": "updated >= '{cursor}'", "n": 5}}))
+    assert parsed.incremental.params == {"filter": "updated >= '{cursor}'", "n": "5"}
+
+
+def test_fields_endpoint_and_hidden_flag_are_parsed():
+    config = with_(REF, "tables.discover.fields_endpoint", {
+        "path": "/{database}.json", "params": {"t": "{table}"}, "data_selector": "rows",
+        "field": {"name": "n", "type": "t", "required": "notnull", "hidden": "secret"}})
+    ep = parse_config(config).tables.discover.fields_endpoint
+    assert (ep.path, dict(ep.params), ep.data_selector) == ("/{database}.json", {"t": "{table}"}, "rows")
+    assert (ep.field.name, ep.field.type, ep.field.required, ep.field.nullable, ep.field.hidden) == (
+        "n", "t", "notnull", None, "secret")
+    assert parse_config(REF).tables.discover.fields_endpoint is None
+
+
+def test_incremental_param_names_the_plain_cursor_parameter_of_params():
+    plain = parse_config(with_(REF, "incremental", {"params": {"since": "{cursor}", "order": "asc"}}))
+    assert plain.incremental.param == "since"
+    template = parse_config(with_(REF, "incremental", {"params": {"filter": "updated >= '{cursor}'"}}))
+    assert template.incremental.param is None

@@ -117,9 +117,9 @@ def test_records_without_primary_key_are_an_error():
 
 
 def test_unknown_api_types_fall_back_to_inference_with_a_warning(caplog):
-    fields = (FieldInfo("id", "integer", False), FieldInfo("geo", "geopoint", True))
+    fields = (FieldInfo("id", "integer", False), FieldInfo("geo", "hyperloglog", True))
     with caplog.at_level(logging.WARNING):
         c = converter(fields)
-    assert "unknown API type 'geopoint'" in caplog.text
+    assert "unknown API type 'hyperloglog'" in caplog.text
     t = c.convert([{"id": 1, "geo": {"lat": 1.5}}], "p")
     assert t.to_pylist()[0]["geo"] == '{"lat":1.5}'

@@ -39,6 +39,22 @@ class FieldShape:
     required: Optional[str] = None  # some APIs say required=true instead of nullable=false
     precision: Optional[str] = "precision"
     scale: Optional[str] = "scale"
+    # a flag meaning the API never returns the field's values (write-only secrets such as
+    # passwords): such fields are left out of the table instead of becoming empty NOT NULL columns
+    hidden: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class FieldsEndpoint:
+    """Where a table's fields come from when the table list does not describe them: one request
+    per table (e.g. an SQL endpoint answering ``pragma_table_info``), ``{database}``/``{table}``
+    filled in."""
+
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    data_selector: Optional[str] = None  # where the list of fields is in the response
+    paginator: Any = None
+    field: FieldShape = field(default_factory=FieldShape)
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,7 @@ class SchemaEndpoint:
     cursor_field: Optional[str] = "cursor_field"
     fields_selector: str = "fields"
     field: FieldShape = field(default_factory=FieldShape)
+    fields_endpoint: Optional[FieldsEndpoint] = None  # fields from another endpoint, per table
 
 
 @dataclass(frozen=True)
@@ -81,13 +98,25 @@ class TablesConfig:
     exclude: Tuple[str, ...] = ()
 
 
+CURSOR_PLACEHOLDERS = ("cursor", "cursor_field")
+
+
 @dataclass(frozen=True)
 class IncrementalSettings:
-    """Cursor-based incremental sync: the API filters on ``param`` >= the last cursor value."""
+    """Cursor-based incremental sync: the API filters on the cursor field >= the last cursor value.
+
+    ``params`` are the query parameters that say so, as templates: ``{cursor}`` becomes the
+    cursor value of this run, ``{cursor_field}`` the table's cursor field (in keys and values),
+    so any filter syntax fits (``updated_since={cursor}``, ``filter=updated >= '{cursor}'``,
+    ``{cursor_field}__gte={cursor}``). ``param: x`` is the shorthand for ``params: {x: "{cursor}"}``.
+    """
 
     enabled: bool = True
     cursor_field: Optional[str] = None  # None: take it from discovery
-    param: str = "updated_since"
+    # the one query parameter that holds the plain cursor value, when there is one (None when
+    # ``params`` filter with templates such as ``filter=updated >= '{cursor}'``)
+    param: Optional[str] = "updated_since"
+    params: Mapping[str, str] = field(default_factory=lambda: {"updated_since": "{cursor}"})
     initial_value: str = "1970-01-01T00:00:00Z"
     lag_seconds: float = 0.0
     # how the cursor value is written into the request; "iso" keeps the API's own string

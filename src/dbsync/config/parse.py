@@ -12,8 +12,10 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from dbsync.config.model import (
+    CURSOR_PLACEHOLDERS,
     DatabasesConfig,
     DeleteSettings,
+    FieldsEndpoint,
     FieldShape,
     IncrementalSettings,
     ListEndpoint,
@@ -467,19 +469,13 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
     if discover is not None:
         d = _mapping(ctx, "tables.discover", discover)
         allowed = ("path", "params", "tables_selector", "paginator", "table_name", "primary_key",
-                   "cursor_field", "fields_selector", "field")
+                   "cursor_field", "fields_selector", "field", "fields_endpoint")
         _check_keys(ctx, "tables.discover", d, allowed)
         _validate_paginator(ctx, "tables.discover.paginator", d.get("paginator"))
-        f = _mapping(ctx, "tables.discover.field", d.get("field"))
-        _check_keys(ctx, "tables.discover.field", f, ("name", "type", "nullable", "required", "precision", "scale"))
-        shape = FieldShape(
-            name=_str(ctx, "tables.discover.field.name", f.get("name", "name")),
-            type=_str(ctx, "tables.discover.field.type", f.get("type", "type")),
-            nullable=_str(ctx, "tables.discover.field.nullable", f.get("nullable", None if "required" in f else "nullable"), allow_none=True),
-            required=_str(ctx, "tables.discover.field.required", f.get("required"), allow_none=True),
-            precision=_str(ctx, "tables.discover.field.precision", f.get("precision", "precision"), allow_none=True),
-            scale=_str(ctx, "tables.discover.field.scale", f.get("scale", "scale"), allow_none=True),
-        )
+        shape = _parse_field_shape(ctx, "tables.discover.field", d.get("field"))
+        fields_endpoint = None
+        if d.get("fields_endpoint") is not None:
+            fields_endpoint = _parse_fields_endpoint(ctx, "tables.discover.fields_endpoint", d["fields_endpoint"])
         schema_ep = SchemaEndpoint(
             path=_str(ctx, "tables.discover.path", d.get("path")),
             params=_mapping(ctx, "tables.discover.params", d.get("params")),
@@ -490,12 +486,50 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
             cursor_field=_str(ctx, "tables.discover.cursor_field", d.get("cursor_field", "cursor_field"), allow_none=True),
             fields_selector=_str(ctx, "tables.discover.fields_selector", d.get("fields_selector", "fields")),
             field=shape,
+            fields_endpoint=fields_endpoint,
         )
     return TablesConfig(
         listed=specs,
         discover=schema_ep,
         include=_str_list(ctx, "tables.include", section.get("include", ["*"])),
         exclude=_str_list(ctx, "tables.exclude", section.get("exclude", [])),
+    )
+
+
+def _parse_field_shape(ctx: _Ctx, key: str, value: Any) -> FieldShape:
+    """Where a schema response keeps each field's name, type, nullability... (``field:``)."""
+    f = _mapping(ctx, key, value)
+    _check_keys(ctx, key, f, ("name", "type", "nullable", "required", "precision", "scale", "hidden"))
+    return FieldShape(
+        name=_str(ctx, f"{key}.name", f.get("name", "name")),
+        type=_str(ctx, f"{key}.type", f.get("type", "type")),
+        nullable=_str(ctx, f"{key}.nullable", f.get("nullable", None if "required" in f else "nullable"), allow_none=True),
+        required=_str(ctx, f"{key}.required", f.get("required"), allow_none=True),
+        precision=_str(ctx, f"{key}.precision", f.get("precision", "precision"), allow_none=True),
+        scale=_str(ctx, f"{key}.scale", f.get("scale", "scale"), allow_none=True),
+        hidden=_str(ctx, f"{key}.hidden", f.get("hidden"), allow_none=True),
+    )
+
+
+def _parse_fields_endpoint(ctx: _Ctx, key: str, value: Any) -> FieldsEndpoint:
+    """``tables.discover.fields_endpoint``: one request per table for its fields."""
+    ep = _mapping(ctx, key, value)
+    _check_keys(ctx, key, ep, ("path", "params", "data_selector", "paginator", "field"))
+    _validate_paginator(ctx, f"{key}.paginator", ep.get("paginator"))
+    path = _str(ctx, f"{key}.path", ep.get("path"))
+    params = _mapping(ctx, f"{key}.params", ep.get("params"))
+    used = _placeholders_in({"path": path, "params": params})
+    for ph in used:
+        if ph not in PLACEHOLDERS:
+            raise ctx.error(key, f"unknown placeholder '{{{ph}}}': only {{database}} and {{table}} are filled in")
+    if "table" not in used:
+        raise ctx.error(key, "must use {table} in its path or params (it is requested once per table)")
+    return FieldsEndpoint(
+        path=path,
+        params=params,
+        data_selector=_str(ctx, f"{key}.data_selector", ep.get("data_selector"), allow_none=True),
+        paginator=ep.get("paginator"),
+        field=_parse_field_shape(ctx, f"{key}.field", ep.get("field")),
     )
 
 
@@ -544,6 +578,13 @@ def _check_placeholders(
         uses_db = "database" in _placeholders_in({"p": tables.discover.path, "q": tables.discover.params})
         if databases is not None and not uses_db:
             raise ctx.error("tables.discover.path", "must use {database} when several databases are synced")
+        fields_ep = tables.discover.fields_endpoint
+        if fields_ep is not None:
+            used = _placeholders_in({"p": fields_ep.path, "q": fields_ep.params})
+            if databases is not None and "database" not in used:
+                raise ctx.error("tables.discover.fields_endpoint", "must use {database} when several databases are synced")
+            if databases is None and "database" in used:
+                raise ctx.error("tables.discover.fields_endpoint", "uses {database} but no 'databases' section says which databases to sync")
 
 
 # --- the smaller sections ------------------------------------------------------------------------
@@ -553,19 +594,49 @@ def _parse_incremental(ctx: _Ctx, value: Any) -> IncrementalSettings:
     if value is False:
         return IncrementalSettings(enabled=False)
     section = _mapping(ctx, "incremental", value)
-    allowed = ("enabled", "cursor_field", "param", "initial_value", "lag", "value_format")
+    allowed = ("enabled", "cursor_field", "param", "params", "initial_value", "lag", "value_format")
     _check_keys(ctx, "incremental", section, allowed)
     fmt = section.get("value_format", "iso")
     if fmt not in ("iso", "epoch_seconds", "epoch_millis"):
         raise ctx.error("incremental.value_format", f"must be iso, epoch_seconds or epoch_millis, got {fmt!r}")
+    if "param" in section and "params" in section:
+        raise ctx.error("incremental", "give either 'param' (one query parameter) or 'params' (templates), not both")
+    param: Optional[str] = _str(ctx, "incremental.param", section.get("param", "updated_since"))
+    if "params" in section:
+        params = _parse_cursor_params(ctx, section["params"])
+        param = next((k for k, v in params.items() if v == "{cursor}" and "{" not in k), None)
+    else:
+        params = {param: "{cursor}"}
     return IncrementalSettings(
         enabled=bool(section.get("enabled", True)),
         cursor_field=_str(ctx, "incremental.cursor_field", section.get("cursor_field"), allow_none=True),
-        param=_str(ctx, "incremental.param", section.get("param", "updated_since")),
+        param=param,
+        params=params,
         initial_value=str(section.get("initial_value", "1970-01-01T00:00:00Z")),
         lag_seconds=_number(ctx, "incremental.lag", section.get("lag", 0)),
         value_format=fmt,
     )
+
+
+def _parse_cursor_params(ctx: _Ctx, value: Any) -> Dict[str, str]:
+    """``incremental.params``: query parameter templates; one of them must carry ``{cursor}``,
+    else the filter would never move on."""
+    params = _mapping(ctx, "incremental.params", value)
+    if not params:
+        raise ctx.error("incremental.params", "must hold at least one query parameter, e.g. {updated_since: '{cursor}'}")
+    out: Dict[str, str] = {}
+    for name, template in params.items():
+        key = f"incremental.params.{name}"
+        if isinstance(template, bool) or not isinstance(template, (str, int, float)):
+            raise ctx.error(key, f"must be a string template like \"{{cursor}}\", got {template!r}")
+        for ph in _placeholders_in([str(name), str(template)]):
+            if ph not in CURSOR_PLACEHOLDERS:
+                raise ctx.error(key, f"unknown placeholder '{{{ph}}}': only {{cursor}} and {{cursor_field}} are filled in")
+        out[str(name)] = str(template)
+    if not any("cursor" in _placeholders_in(t) for t in out.values()):
+        raise ctx.error("incremental.params", "no parameter uses {cursor}: the filter would never move on",
+                        hint="e.g. params: {filter: \"updated >= '{cursor}'\"}")
+    return out
 
 
 def _parse_deletes(ctx: _Ctx, value: Any) -> DeleteSettings:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import fnmatch
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from dbsync.config.model import ListEndpoint, SchemaEndpoint, SyncConfig, TableSpec
+from dbsync.config.model import FieldsEndpoint, FieldShape, ListEndpoint, SchemaEndpoint, SyncConfig, TableSpec
 from dbsync.discovery.catalog import Catalog, DatabaseInfo, FieldInfo, TableInfo
 from dbsync.discovery.placeholders import fill_params, fill_path
-from dbsync.errors import ConfigError, NotFoundError, ResponseFormatError, Where
+from dbsync.errors import AuthError, ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError, Where
 from dbsync.http.client import ApiClient
 from dbsync.http.paging import iter_pages, select_data
 
@@ -102,8 +103,9 @@ def _discover_databases(ep: ListEndpoint, client: ApiClient) -> List[Tuple[str, 
     where = Where(path=ep.path, page=None)
     out: List[Tuple[str, Optional[str]]] = []
     seen = set()
-    for records, _page in iter_pages(client, ep.path, dict(ep.params), paginator_cfg=ep.paginator or "single_page",
-                                     data_selector=ep.data_selector, where=where):
+    pages = iter_pages(client, ep.path, dict(ep.params), paginator_cfg=ep.paginator or "single_page",
+                       data_selector=ep.data_selector, where=where)
+    for records, _page in _account_listing(pages, "the database list"):
         for i, item in enumerate(records):
             if not isinstance(item, Mapping) or ep.id_field not in item:
                 raise ResponseFormatError(
@@ -156,21 +158,60 @@ def _overlay(found: Optional[TableInfo], spec: TableSpec, config: SyncConfig) ->
     )
 
 
+def _account_listing(pages: Iterator[Any], what: str) -> Iterator[Any]:
+    """The first listing of a run (databases, or tables when there are no databases) covers the
+    whole account: a 403 there means the credentials open nothing at all, which is a rejected
+    key, not a missing grant for one database. Many servers (Datasette, for one) answer a wrong
+    or missing token with 403 rather than 401; either way the user gets the wrong-key error."""
+    failure: Optional[AuthError] = None
+    try:
+        yield from pages
+    except PermissionDeniedError as exc:
+        detail = exc.message.split("(403 Forbidden)", 1)[-1]
+        failure = AuthError(f"the API refused the credentials ({what} answered 403 Forbidden{detail})",
+                            status=exc.status, where=Where(database=exc.where.database, path=exc.where.path),
+                            hint="check the API key in SOURCES__DBSYNC__API_KEY or .dlt/secrets.toml, "
+                            "and that it grants read access")
+    if failure is not None:  # raised outside the except block: no chain to the 403
+        raise failure
+
+
 def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[str]) -> List[TableInfo]:
     values = {"database": database}
     path = fill_path(ep.path, values)
     params = fill_params(dict(ep.params), values)
     where = Where(database=database, path=ep.path)
     tables: List[TableInfo] = []
-    for records, _page in iter_pages(client, path, params, paginator_cfg=ep.paginator or "single_page",
-                                     data_selector=ep.tables_selector or "$", where=where):
+    pages: Iterator[Any] = iter_pages(client, path, params, paginator_cfg=ep.paginator or "single_page",
+                                      data_selector=ep.tables_selector or "$", where=where)
+    if database is None:
+        pages = _account_listing(pages, "the table list")
+    for records, _page in pages:
         for i, item in enumerate(records):
-            tables.append(_parse_table(ep, item, i, where))
+            table = _parse_table(ep, item, i, where)
+            if ep.fields_endpoint is not None:
+                table = replace(table, fields=_fields_of(ep.fields_endpoint, client, database, table.name))
+            tables.append(table)
     names = [t.name for t in tables]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise ResponseFormatError(f"the schema lists table(s) {sorted(dupes)} twice", where=where)
     return tables
+
+
+def _fields_of(ep: FieldsEndpoint, client: ApiClient, database: Optional[str], table: str) -> Tuple[FieldInfo, ...]:
+    """A table's fields from ``tables.discover.fields_endpoint`` (one request, or its pages)."""
+    values = {"database": database, "table": table}
+    where = Where(database=database, table=table, path=ep.path)
+    fields: List[FieldInfo] = []
+    for records, _page in iter_pages(client, fill_path(ep.path, values), fill_params(dict(ep.params), values),
+                                     paginator_cfg=ep.paginator or "single_page",
+                                     data_selector=ep.data_selector or "$", where=where):
+        for j, raw in enumerate(records):
+            parsed = _parse_field(ep.field, raw, len(fields) + j, where)
+            if parsed is not None:
+                fields.append(parsed)
+    return tuple(fields)
 
 
 def _parse_table(ep: SchemaEndpoint, item: Any, index: int, where: Where) -> TableInfo:
@@ -195,22 +236,27 @@ def _parse_table(ep: SchemaEndpoint, item: Any, index: int, where: Where) -> Tab
                           for k, v in raw_fields.items()]
         if not isinstance(raw_fields, list):
             raise ResponseFormatError(f"fields at '{ep.fields_selector}' are not a list", where=table_where)
-        fields = tuple(_parse_field(ep, f, j, table_where) for j, f in enumerate(raw_fields))
+        parsed = (_parse_field(ep.field, f, j, table_where) for j, f in enumerate(raw_fields))
+        fields = tuple(f for f in parsed if f is not None)
     return TableInfo(name=name, primary_key=pk, cursor_field=cursor if isinstance(cursor, str) else None,
                      fields=fields)
 
 
-def _parse_field(ep: SchemaEndpoint, raw: Any, index: int, where: Where) -> FieldInfo:
-    shape = ep.field
+def _parse_field(shape: FieldShape, raw: Any, index: int, where: Where) -> Optional[FieldInfo]:
+    """One field of a schema response; None for a field flagged hidden (never returned)."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get(shape.name), str):
         raise ResponseFormatError(f"field {index} has no name at '{shape.name}'", where=where,
                                   hint="set tables.discover.field.name to match the schema response")
+    if shape.hidden and raw.get(shape.hidden):
+        return None
     nullable: Optional[bool] = None
     if shape.nullable and raw.get(shape.nullable) is not None:
         nullable = bool(raw[shape.nullable])
     elif shape.required and raw.get(shape.required) is not None:
         nullable = not bool(raw[shape.required])
     api_type = raw.get(shape.type)
+    if isinstance(api_type, str) and not api_type.strip():
+        api_type = None  # SQLite columns declared without a type: the API does not say
     precision = _int_or_none(raw.get(shape.precision)) if shape.precision else None
     scale = _int_or_none(raw.get(shape.scale)) if shape.scale else None
     from dbsync.discovery.types import parse_type_params

@@ -31,6 +31,12 @@ DEFAULT_TYPE_MAP: Dict[str, str] = {
     "json": "json", "object": "json", "dict": "json", "map": "json", "array": "json", "list": "json",
     # binary (base64 in JSON): kept as text, since the API sends it as a string
     "binary": "text", "bytes": "text", "blob": "text",
+    # SQLite's declared types (as an SQL endpoint reports them, e.g. Datasette's pragma_table_info)
+    "tinyint": "bigint", "mediumint": "bigint", "int2": "bigint", "int8": "bigint",
+    "unsigned big int": "bigint", "character": "text", "varying character": "text", "nchar": "text",
+    "native character": "text", "nvarchar": "text", "clob": "text", "double precision": "double",
+    # PocketBase's field types (its "date" holds a date *and* time: map it with types: {date: timestamp})
+    "autodate": "timestamp", "file": "text", "relation": "text", "password": "text", "geopoint": "json",
 }
 
 DEFAULT_DECIMAL = (38, 9)

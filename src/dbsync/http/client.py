@@ -325,7 +325,8 @@ def _error_detail(content: bytes, limit: int = 200) -> str:
         doc = None
     if doc is None:
         text = content[:limit].decode("utf-8", "replace")
-        return redact(" ".join(text.split()))
+        title = _html_title(content)
+        return redact(title if title is not None else " ".join(text.split()))
     msg: Any = doc
     if isinstance(doc, dict):
         err = doc.get("error", doc)
@@ -336,6 +337,18 @@ def _error_detail(content: bytes, limit: int = 200) -> str:
     text = msg if isinstance(msg, str) else orjson.dumps(msg).decode()
     text = " ".join(text.split())
     return redact(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _html_title(content: bytes) -> Optional[str]:
+    """An HTML error page's <title> ("Forbidden"), rather than its first bytes of markup."""
+    import re
+
+    head = content[:4096].decode("utf-8", "replace")
+    if not head.lstrip().startswith("<"):
+        return None
+    match = re.search(r"<title[^>]*>(.*?)</title>", head, re.IGNORECASE | re.DOTALL)
+    title = " ".join(match.group(1).split()) if match else ""
+    return title[:200] or None
 
 
 def _is_refused(exc: BaseException) -> bool:

@@ -205,6 +205,10 @@ class TableConverter:
             if all(v is None for v in values):
                 return pa.nulls(len(values), pa.string()), None
             return pa.array([_as_json_text(v) for v in values], pa.string()), None
+        if plan.dlt_type not in ("text", "json") and "" in values:
+            # APIs send "" for an unset date or number (PocketBase does): that is no value, not a
+            # value of another type (which would go to a variant column)
+            values = [None if v == "" else v for v in values]
         try:
             return _fast_array(plan, values), None
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
@@ -284,7 +288,13 @@ def _fast_array(plan: ColumnPlan, values: List[Any]) -> pa.Array:
             return pa.array([v if v is None or isinstance(v, str) else _as_json_text(v) for v in values],
                             pa.string())
     if dlt_type in ("bigint", "double", "bool"):
-        inferred = pa.array(values)
+        try:
+            inferred = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            if dlt_type != "bool":
+                raise
+            # true/false mixed with 0/1 (rare: only then the values are looked at one by one)
+            inferred = pa.array([v == 1 if type(v) is int and v in (0, 1) else v for v in values])
         if inferred.type == t:
             return inferred
         if pa.types.is_null(inferred.type):
@@ -293,6 +303,11 @@ def _fast_array(plan: ColumnPlan, values: List[Any]) -> pa.Array:
             return inferred.cast(t)
         if dlt_type == "bigint" and pa.types.is_floating(inferred.type):
             return inferred.cast(t, safe=True)  # 3.0 -> 3 fine, 3.5 raises
+        if dlt_type == "bool" and pa.types.is_integer(inferred.type):
+            # SQLite (and the APIs serving it) keep booleans as 0/1; any other number is no bool
+            low, high = pc.min_max(inferred).values()
+            if low.as_py() is None or (low.as_py() >= 0 and high.as_py() <= 1):
+                return inferred.cast(t)
         raise pa.ArrowInvalid(f"{inferred.type} values in a {dlt_type} column")
     if dlt_type in ("timestamp", "date", "time", "decimal"):
         inferred = pa.array(values)

@@ -11,6 +11,7 @@ loads nothing. (With a lag window, rows inside the window are merged again inste
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
@@ -39,6 +40,15 @@ class CursorState:
 
     def skip_boundary(self, settings: IncrementalSettings) -> bool:
         return self.cursor is not None and not settings.lag_seconds and bool(self.boundary)
+
+
+def request_params(settings: IncrementalSettings, value: str, cursor_field: str) -> Dict[str, str]:
+    """The query parameters of ``incremental.params`` for one table and run: ``{cursor}`` and
+    ``{cursor_field}`` filled in, in names and values."""
+    def fill(template: str) -> str:
+        return template.replace("{cursor_field}", cursor_field).replace("{cursor}", value)
+
+    return {fill(name): fill(template) for name, template in settings.params.items()}
 
 
 def advance(current: CursorState, cursor_max: Any, boundary: List[str]) -> CursorState:
@@ -93,9 +103,34 @@ def format_cursor(value: Any, value_format: str) -> str:
     return str(int(seconds)) if value_format == "epoch_seconds" else str(int(seconds * 1000))
 
 
+def format_like(instant: datetime, example: str) -> str:
+    """``instant`` written the way the API wrote ``example``: the same date/time separator,
+    fractional digits and zone suffix. APIs that compare cursors as text (PocketBase's
+    ``2024-01-02 03:04:05.678Z``, SQLite text columns) need the very same shape back."""
+    match = _ISO_SHAPE.match(example)
+    if match is None:
+        return format_iso(instant)
+    sep, fraction, zone = match.group(1), match.group(2) or "", match.group(3) or ""
+    instant = instant.astimezone(timezone.utc)
+    text = instant.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    if fraction:
+        digits = len(fraction) - 1
+        text += "." + f"{instant.microsecond:06d}"[:digits].ljust(digits, "0")
+    elif instant.microsecond:
+        text += f".{instant.microsecond:06d}"
+    if zone in ("Z", ""):
+        return text + zone
+    return text + "+00:00"
+
+
+_ISO_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ])\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
 def _minus(value: Any, seconds: float) -> Any:
     instant = parse_instant(value)
     if instant is not None:
+        if isinstance(value, str):
+            return format_like(instant - timedelta(seconds=seconds), value)
         return format_iso(instant - timedelta(seconds=seconds))
     if isinstance(value, (int, float)):
         return value - seconds

@@ -7,6 +7,7 @@ job, as rest_api would make it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -15,6 +16,8 @@ from dbsync.config.parse import _placeholders_in
 from dbsync.discovery.catalog import Catalog, TableInfo
 from dbsync.discovery.placeholders import fill_name, fill_params, fill_path
 from dbsync.errors import ConfigError
+
+logger = logging.getLogger("dbsync.jobs")
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,11 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
     pk = table.primary_key or _pk(resource.get("primary_key"))
     cursor = table.cursor_field or config.incremental.cursor_field
     if not config.incremental.enabled:
+        cursor = None
+    if cursor and table.fields is not None and table.field(cursor) is None:
+        # filtering on a field the table does not have fails (or filters everything out)
+        logger.warning("%s: no cursor field '%s' in its schema; synced in full every run",
+                       f"{database}.{table.name}" if database is not None else table.name, cursor)
         cursor = None
     if config.layout == "union" and database is not None and pk:
         pk = (config.database_column,) + tuple(pk)

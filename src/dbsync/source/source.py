@@ -31,7 +31,7 @@ from dbsync.discovery.types import resolve_type_map
 from dbsync.errors import DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
-from dbsync.source.incremental import CursorState, advance, compare_cursors
+from dbsync.source.incremental import CursorState, advance, compare_cursors, request_params
 from dbsync.source.jobs import TableJob, build_jobs
 from dbsync.source.readers import (
     OffsetReader,
@@ -101,7 +101,7 @@ class SyncSession:
                 continue
             state = CursorState.from_state(resources_state.get(job.resource_name))
             self.cursors[job.resource_name] = state
-            reader.configure({settings.param: state.request_value(settings)})
+            reader.configure(request_params(settings, state.request_value(settings), job.cursor_field))
             report.mode = "incremental" if state.cursor is not None else "full"
             report.cursor_before = state.cursor
             if state.skip_boundary(settings):

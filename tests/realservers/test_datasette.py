@@ -1,0 +1,212 @@
+"""Datasette (several SQLite databases, a query-string token) synced with examples/datasette alone:
+full sync value by value, types and NOT NULL from the SQL endpoint, keyset pages, incremental
+runs with ``{cursor_field}__gte``, and a wrong token as a one-line error."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import sqlite3
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+from dbsync.config import parse_config
+from realserver_helpers import example_config, load_example_module, run_cli
+from realserver_procs import EXAMPLES, ServerProcess, free_port, python_module, require_modules
+
+TABLES = {"shop": ["orders", "products"], "crm": ["customers", "events"]}
+
+
+class Datasette:
+    def __init__(self, process: ServerProcess, folder: Path, token: str):
+        self.process = process
+        self.folder = folder
+        self.token = token
+
+    @property
+    def base_url(self) -> str:
+        return self.process.base_url
+
+    def sqlite(self, database: str) -> sqlite3.Connection:
+        con = sqlite3.connect(self.folder / f"{database}.db")
+        con.row_factory = sqlite3.Row
+        return con
+
+    def rows(self, database: str, table: str) -> List[Dict[str, Any]]:
+        with self.sqlite(database) as con:
+            return [dict(r) for r in con.execute(f"SELECT rowid AS rowid, * FROM {table}")]
+
+    def declared_types(self, database: str, table: str) -> Dict[str, str]:
+        with self.sqlite(database) as con:
+            return {r["name"]: r["type"].upper() for r in con.execute("SELECT * FROM pragma_table_info(?)", [table])}
+
+
+@pytest.fixture(scope="module")
+def datasette(tmp_path_factory) -> Iterator[Datasette]:
+    require_modules("datasette", "datasette_auth_tokens")
+    folder = tmp_path_factory.mktemp("datasette")
+    load_example_module("datasette/sample_data.py").create(folder, rows=2500)
+    token = secrets.token_hex(16)
+    process = ServerProcess(
+        "datasette",
+        python_module("datasette") + ["serve", "shop.db", "crm.db", "-m", str(EXAMPLES / "datasette" / "metadata.json"),
+                                      "-h", "127.0.0.1", "-p", "{port}"],
+        workdir=folder, env={"DATASETTE_TOKEN": token},
+    )
+    port = free_port()
+    process.args = [a.replace("{port}", str(port)) for a in process.args]
+    process.start(port, "/-/databases.json")
+    try:
+        yield Datasette(process, folder, token)
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def env(datasette, monkeypatch) -> Dict[str, str]:
+    """The token and server, given as users give them (the example file stays as it is)."""
+    values = {"SOURCES__DBSYNC__API_KEY": datasette.token, "SOURCES__DBSYNC__BASE_URL": datasette.base_url}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def config() -> Any:
+    return parse_config(example_config("datasette"), source_name="examples/datasette/dbsync.yaml", from_file=True)
+
+
+def expected(value: Any, declared: str) -> Any:
+    """A SQLite value as the destination should hold it, by its declared column type."""
+    if value is None:
+        return None
+    if declared == "NUMERIC":
+        return Decimal(str(value))
+    if declared == "BOOLEAN":
+        return bool(value)
+    if declared == "DATE":
+        return date.fromisoformat(value)
+    if declared == "DATETIME":
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if declared == "BLOB":  # Datasette sends bytes that are not UTF-8 as {"$base64": true, "encoded": ...}
+        return {"$base64": True, "encoded": base64.b64encode(value).decode()}
+    return value
+
+
+def actual(value: Any, declared: str) -> Any:
+    if declared == "BLOB" and value is not None:
+        return json.loads(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    return value
+
+
+def assert_table_equals_sqlite(workspace, datasette, database: str, table: str, key: str) -> None:
+    declared = datasette.declared_types(database, table)
+    source = {r[key]: r for r in datasette.rows(database, table)}
+    dest = {r[key]: r for r in workspace.rows(f"{database}__{table}", dataset="datasette", order_by=key)}
+    assert set(dest) == set(source), f"{database}.{table}: keys differ"
+    for k, src in source.items():
+        for name, kind in declared.items():
+            assert actual(dest[k][name], kind) == expected(src[name], kind), f"{database}.{table} {key}={k} {name}"
+
+
+def test_full_sync_of_every_table_of_every_database(datasette, env, workspace, recorder):
+    result = workspace.sync(config(), dataset="datasette")
+    assert result.ok, [t.error for t in result.failed]
+    assert workspace.tables("datasette") == sorted(f"{db}__{t}" for db, ts in TABLES.items() for t in ts)
+    by_table = {t.resource_name: t for t in result.report.tables.values()}
+    for database, tables in TABLES.items():
+        for table in tables:
+            assert by_table[f"{database}__{table}"].rows == len(datasette.rows(database, table))
+    assert by_table["shop__orders"].rows >= 2500 and by_table["shop__orders"].pages == 3  # keyset: next_url
+    for database, table, key in (("shop", "orders", "id"), ("shop", "products", "sku"),
+                                 ("crm", "customers", "id"), ("crm", "events", "rowid")):
+        assert_table_equals_sqlite(workspace, datasette, database, table, key)
+    # what went on the wire: the token in the query string, keyset pages following next_url
+    assert recorder.sent and all(r.param("_auth_token") == datasette.token for r in recorder.sent)
+    orders = recorder.to("/shop/orders.json")
+    assert len(orders) == 3
+    assert orders[0].param("_next") is None and orders[1].param("_next") and orders[2].param("_next")
+    assert all(r.param("_shape") == "objects" and r.param("_sort") == "updated_at" for r in orders)
+    assert all(r.param("updated_at__gte") == "1970-01-01T00:00:00Z" for r in orders)
+    # field types: one SQL query per table
+    assert len([r for r in recorder.sent if r.param("sql")]) == 4
+
+
+def test_types_and_not_null_come_from_the_sql_endpoint(datasette, env, workspace):
+    workspace.sync(config(), dataset="datasette", tables=["orders", "products", "events"])
+    assert workspace.columns("shop__orders", "datasette") == {
+        "id": ("BIGINT", False), "customer": ("VARCHAR", False), "quantity": ("BIGINT", True),
+        "unit_price": ("DECIMAL(38,9)", True), "weight_kg": ("DOUBLE", True), "paid": ("BOOLEAN", False),
+        "placed_on": ("DATE", True), "shipped_at": ("TIMESTAMP WITH TIME ZONE", True),
+        "details": ("VARCHAR", True), "note": ("VARCHAR", True),
+        "updated_at": ("TIMESTAMP WITH TIME ZONE", False), "_dbsync_synced_at": ("TIMESTAMP WITH TIME ZONE", True),
+    }
+    products = workspace.columns("shop__products", "datasette")
+    assert products["sku"] == ("VARCHAR", False) and products["price"] == ("DECIMAL(38,9)", False)
+    assert products["in_stock"] == ("BOOLEAN", True) and products["thumbnail"] == ("VARCHAR", True)
+    # a table without a declared primary key: Datasette's rowid (resource_defaults) is the key
+    events = workspace.columns("crm__events", "datasette")
+    assert events["rowid"] == ("BIGINT", False) and events["kind"] == ("VARCHAR", False)
+    row = workspace.query('SELECT paid, unit_price, placed_on FROM datasette.shop__orders WHERE id = 3')[0]
+    assert row == (True, Decimal("13.875"), date(2024, 1, 4))
+
+
+def test_discover_shows_the_sqlite_types_and_nullability(datasette, env, tmp_path):
+    proc = run_cli("discover", "--json", "-c", str(EXAMPLES / "datasette" / "dbsync.yaml"), env={}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [d["id"] for d in doc["databases"]] == ["shop", "crm"]  # _internal/_memory excluded
+    orders = next(t for t in doc["databases"][0]["tables"] if t["name"] == "orders")
+    assert orders["primary_key"] == ["id"]
+    fields = {f["name"]: (f["type"], f["dlt_type"], f["nullable"]) for f in orders["fields"]}
+    assert fields["customer"] == ("TEXT", "text", False)
+    assert fields["unit_price"] == ("NUMERIC", "decimal", True)
+    assert fields["paid"] == ("BOOLEAN", "bool", False)
+    assert fields["weight_kg"] == ("REAL", "double", True)
+    assert fields["updated_at"] == ("DATETIME", "timestamp", False)
+
+
+def test_incremental_sync_after_changes(datasette, env, workspace, recorder):
+    cfg = config()
+    first = workspace.sync(cfg, dataset="datasette", databases=["shop"])
+    assert first.ok
+    cursor = first.report.tables["shop__orders"].cursor_after
+    assert cursor == max(r["updated_at"] for r in datasette.rows("shop", "orders"))  # the API's own text
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    with datasette.sqlite("shop") as con:
+        con.execute("UPDATE orders SET quantity = 4242, note = 'changed', updated_at = ? WHERE id = 5", [now])
+        con.execute("INSERT INTO orders (id, customer, paid, updated_at, unit_price) VALUES (9001, 'New', 1, ?, 7.5)",
+                    [now])
+        con.execute("DELETE FROM orders WHERE id = 7")
+    recorder.clear()
+    second = workspace.sync(cfg, dataset="datasette", databases=["shop"])
+    assert second.ok
+    orders = second.report.tables["shop__orders"]
+    assert orders.mode == "incremental" and orders.rows == 2
+    assert second.report.tables["shop__products"].rows == 0
+    sent = recorder.to("/shop/orders.json")
+    assert len(sent) == 1 and sent[0].param("updated_at__gte") == cursor
+    rows = {r["id"]: r for r in workspace.rows("shop__orders", dataset="datasette")}
+    assert rows[5]["quantity"] == 4242 and rows[5]["note"] == "changed"
+    assert rows[9001]["customer"] == "New" and rows[9001]["paid"] is True and rows[9001]["unit_price"] == Decimal("7.5")
+    assert 7 in rows, "no tombstones in SQLite: deletes: ignore keeps the row"
+    assert len(rows) == 2501
+    third = workspace.sync(cfg, dataset="datasette", databases=["shop"])
+    assert third.report.rows == 0 and third.report.tables["shop__orders"].cursor_after == now
+
+
+def test_wrong_token_is_a_one_line_auth_error(datasette, env, tmp_path):
+    proc = run_cli("run", "--no-progress", "-c", str(EXAMPLES / "datasette" / "dbsync.yaml"),
+                   "--destination", str(tmp_path / "w.duckdb"), "--pipelines-dir", str(tmp_path / "p"),
+                   env={"SOURCES__DBSYNC__API_KEY": "not-the-token"}, cwd=tmp_path)
+    assert proc.returncode == 4, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "refused the credentials" in lines[0] and "403 Forbidden" in lines[0] and "/-/databases.json" in lines[0]
+    assert "not-the-token" not in proc.stderr + proc.stdout

