@@ -1,6 +1,6 @@
 """Shared pytest setup: the reference server fixtures come from dbsync's own pytest plugin."""
 
-pytest_plugins = ["dbsync.server.pytest_plugin"]
+pytest_plugins = ["dbsync.server.pytest_plugin", "postgres_plugin"]  # postgres_plugin: a private PostgreSQL server
 
 import pytest
 
