@@ -62,6 +62,10 @@ class Recorder:
     def to(self, path: str) -> List[SentRequest]:
         return [r for r in self.sent if r.path == path]
 
+    def at(self, base_url: str) -> List[SentRequest]:
+        """The requests to one server (dlt may send its own, e.g. telemetry, in the same process)."""
+        return [r for r in self.sent if r.url.startswith(base_url + "/")]
+
 
 def run_cli(*args: str, env: Dict[str, Optional[str]], cwd: Path) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, RUNTIME__DLTHUB_TELEMETRY="false")

@@ -139,7 +139,7 @@ def test_full_sync_of_every_collection(pocketbase, env, workspace, recorder):
     assert result.ok, [t.error for t in result.failed]
     # what went on the wire: the token in the Authorization header, never in a URL; the filter
     # and sort templates filled in; page-number pages until totalPages
-    sent = list(recorder.sent)
+    sent = recorder.at(pocketbase.base_url)
     assert sent and all(r.headers.get("Authorization") == pocketbase.token for r in sent)
     assert not any(pocketbase.token in r.url for r in sent)
     pages = [r for r in sent if r.path == "/api/collections/products/records"]
