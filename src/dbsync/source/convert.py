@@ -279,7 +279,11 @@ def _fast_array(plan: ColumnPlan, values: List[Any]) -> pa.Array:
     t = plan.arrow_type
     dlt_type = plan.dlt_type
     if dlt_type == "json":
-        return pa.array([None if v is None else _as_json_text(v) for v in values], pa.string())
+        dumps = orjson.dumps
+        try:  # bytes straight from orjson: Arrow checks the UTF-8 itself, no decode per value
+            return pa.array([None if v is None else dumps(v) for v in values], pa.string())
+        except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits and the like
+            return pa.array([None if v is None else _as_json_text(v) for v in values], pa.string())
     if dlt_type == "text":
         try:
             return pa.array(values, pa.string())

@@ -1,9 +1,7 @@
 """Readers: which page requests a table needs, and what to do with each response.
 
-- :class:`OffsetReader`: offset/limit pages. Once the first page tells the total, every other
-  page is known in advance and may be fetched concurrently. It also notices a server that caps
-  the page size below the requested limit (and plans with the real size, instead of skipping
-  rows) and a total that grows during the sync.
+- :class:`dbsync.source.offset_reader.OffsetReader`: offset/limit pages, concurrent once the
+  total is known, overlapping and checked so that rows moving during a sync are never skipped.
 - :class:`SequentialReader`: any other dlt paginator (page number, next link, cursor...), one
   page after the other, exactly as dlt's own RESTClient would page.
 
@@ -41,6 +39,7 @@ class PageRequest:
     label: str = "page 1"
     offset: Optional[int] = None
     limit: Optional[int] = None
+    fill: Any = field(default=None, compare=False)  # a gap fill this page belongs to (offset reader)
 
 
 @dataclass
@@ -55,6 +54,8 @@ class PageResult:
     duplicates: int = 0
     skipped_at_boundary: int = 0
     has_next: bool = False  # sequential readers: the paginator says another page follows
+    first_key: Any = None  # offset reader: where the page starts and ends in cursor order
+    last_key: Any = None
 
 
 def row_hash(record: Dict[str, Any]) -> str:
@@ -85,14 +86,22 @@ class PageProcessor:
         result.ignored = True  # type: ignore[attr-defined]
         return result
 
-    def process(self, page: Page, request: PageRequest) -> Tuple[PageResult, List[Any]]:
+    def select(self, page: Page, request: PageRequest) -> List[Any]:
         records, _ = select_data(page.doc, self.data_selector, self.at(request.label))
-        raw_count = len(records)
+        return records
+
+    def process(self, page: Page, request: PageRequest) -> Tuple[PageResult, List[Any]]:
+        records = self.select(page, request)
+        result = self.process_records(records, request, len(records))
+        return result, records
+
+    def process_records(self, records: List[Any], request: PageRequest, raw_count: int) -> PageResult:
+        """Drop rows already loaded at the cursor boundary and repeated keys, then convert."""
         skipped = 0
         if self.skip_hashes and self.cursor_field:
             cf, cv, hashes = self.cursor_field, self.skip_cursor, self.skip_hashes
             kept = [r for r in records if not (isinstance(r, dict) and r.get(cf) == cv and row_hash(r) in hashes)]
-            skipped = raw_count - len(kept)
+            skipped = len(records) - len(kept)
             records = kept
         duplicates = 0
         if self.primary_key and len(records) > 1:
@@ -108,7 +117,7 @@ class PageProcessor:
         deleted_field = self.converter.deletes.field
         if self.converter.deletes.mode != "ignore" and deleted_field in table.column_names:
             result.deleted = int(pc.sum(pc.cast(pc.fill_null(table[deleted_field], False), pa.int64())).as_py() or 0)
-        return result, records
+        return result
 
 
 def _dedupe_keep_last(records: List[Dict[str, Any]], pk: Tuple[str, ...]) -> Tuple[List[Dict[str, Any]], int]:
@@ -195,108 +204,6 @@ class Reader:
     def fetch_failed(self, request: PageRequest) -> None:
         self.inflight -= 1
         self.stopped = True
-
-
-class OffsetReader(Reader):
-    def __init__(self, client: ApiClient, processor: PageProcessor, *, paginator: Any, **kwargs: Any):
-        super().__init__(client, processor, **kwargs)
-        self.offset_param: str = paginator.param_name
-        self.limit_param: str = paginator.limit_param
-        self.limit: int = int(paginator.limit)
-        self.start: int = int(paginator.initial_value or 0)
-        self.total_path = paginator.total_path
-        self.maximum_offset: Optional[int] = paginator.maximum_value
-        self.next_offset = self.start
-        self.end: Optional[int] = None  # one past the last offset to fetch, once known
-        self.first_issued = False
-        self.first_done = False
-        self.sequential = False  # no total in the response: page until a short page
-        self.short_page_seen = False
-
-    @property
-    def exhausted(self) -> bool:
-        if self.stopped:
-            return True
-        if not self.first_done:
-            return False
-        if self.sequential:
-            return self.short_page_seen and self.inflight == 0
-        assert self.end is not None
-        return self.next_offset >= self.end and self.inflight == 0
-
-    def _request(self, offset: int) -> PageRequest:
-        params = self.params()
-        params[self.offset_param] = offset
-        params[self.limit_param] = self.limit
-        return PageRequest(self.path, params, self.method, copy.deepcopy(self.json), label=f"offset {offset}",
-                           offset=offset, limit=self.limit)
-
-    def next_request(self) -> Optional[PageRequest]:
-        if self.stopped:
-            return None
-        if not self.first_issued:
-            self.first_issued = True
-            return self._issue(self.start)
-        if not self.first_done:
-            return None
-        if self.sequential:
-            if self.inflight or self.short_page_seen:
-                return None
-            return self._issue(self.next_offset)
-        assert self.end is not None
-        if self.next_offset >= self.end:
-            return None
-        return self._issue(self.next_offset)
-
-    def _issue(self, offset: int) -> PageRequest:
-        self.inflight += 1
-        self.requests_made += 1
-        self.next_offset = offset + self.limit
-        return self._request(offset)
-
-    def _read_total(self, page: Page) -> Optional[int]:
-        if self.total_path is None:
-            return None
-        from dlt.common import jsonpath
-
-        values = jsonpath.find_values(self.total_path, page.doc)
-        try:
-            return int(values[0]) if values and values[0] is not None else None
-        except (TypeError, ValueError):
-            return None
-
-    def fetched(self, request: PageRequest, result: PageResult) -> None:
-        super().fetched(request, result)
-        count = result.raw_count
-        offset = request.offset or 0
-        if getattr(result, "ignored", False):
-            self.first_done = True
-            self.sequential = True
-            self.short_page_seen = True
-            return
-        if not self.first_done:
-            self.first_done = True
-            if result.total is None:
-                self.sequential = True
-            else:
-                if 0 < count < self.limit and offset + count < result.total:
-                    # the server caps pages below our limit: plan with the size it really serves
-                    logger.info("%s: the API serves %d records per page (asked for %d)",
-                                self.processor.where.describe(), count, self.limit)
-                    self.limit = count
-                    self.next_offset = offset + count
-                self.end = result.total
-                if self.maximum_offset is not None:
-                    self.end = min(self.end, self.maximum_offset)
-        if self.sequential:
-            if count < self.limit or count == 0:
-                self.short_page_seen = True
-            elif self.maximum_offset is not None and self.next_offset >= self.maximum_offset:
-                self.short_page_seen = True
-            return
-        if result.total is not None and self.end is not None and result.total > self.end:
-            # rows were added while we read: fetch the new ones too
-            self.end = result.total if self.maximum_offset is None else min(result.total, self.maximum_offset)
 
 
 class SequentialReader(Reader):

@@ -22,6 +22,7 @@ class TableReport:
     pages: int = 0
     requests: int = 0
     duplicates: int = 0
+    gap_fills: int = 0  # pages read again because rows moved while paging
     total: Optional[int] = None  # rows the API announced, when it says
     cursor_before: Any = None
     cursor_after: Any = None

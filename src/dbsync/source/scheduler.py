@@ -161,7 +161,12 @@ class PageScheduler:
                 self._cond.notify_all()
             raise
         with self._cond:
-            reader.fetched(request, result)
-            self._pump()
-            self._cond.notify_all()
+            try:
+                reader.fetched(request, result)  # may plan more pages, or raise (e.g. a gap that never settles)
+            except BaseException:
+                reader.stop()
+                raise
+            finally:
+                self._pump()
+                self._cond.notify_all()
         return result

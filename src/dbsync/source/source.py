@@ -33,8 +33,8 @@ from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
 from dbsync.source.incremental import CursorState, advance, compare_cursors, request_params
 from dbsync.source.jobs import TableJob, build_jobs
+from dbsync.source.offset_reader import OffsetReader
 from dbsync.source.readers import (
-    OffsetReader,
     PageProcessor,
     PageResult,
     Reader,
@@ -82,7 +82,7 @@ class SyncSession:
             self.converters[job.resource_name] = converter
             processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
                                       primary_key=job.api_primary_key, cursor_field=job.cursor_field)
-            reader = _make_reader(client, processor, job)
+            reader = _make_reader(client, processor, job, config.incremental.param)
             self.readers[job.resource_name] = reader
             self.scheduler.add_reader(reader)
             self.report.add(TableReport(job.resource_name, job.table_name, job.database, job.table.name))
@@ -120,12 +120,13 @@ class SyncSession:
         self.client.close()
 
 
-def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob) -> Reader:
+def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob, cursor_param: Optional[str]) -> Reader:
     paginator = make_paginator(job.paginator)
     kwargs = dict(path=job.path, params=job.params, method=job.method, json=job.json,
                   response_actions=job.response_actions)
     if paginator is not None and is_concurrent_offset(paginator, job.method):
-        return OffsetReader(client, processor, paginator=paginator, **kwargs)
+        return OffsetReader(client, processor, paginator=paginator,
+                            cursor_param=cursor_param if job.cursor_field else None, **kwargs)
     return SequentialReader(client, processor, paginator_cfg=job.paginator, **kwargs)
 
 
@@ -190,6 +191,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
             report.error = exc.with_where(Where(database=job.database, table=job.table.name))
             logger.error("%s", report.error.one_line())
         finally:
+            report.gap_fills = getattr(reader, "fill_requests", 0)
             report.seconds = time.time() - (report.started or time.time())
             if session.progress:
                 session.progress(report)
@@ -213,10 +215,17 @@ def _count(report: TableReport, result: PageResult) -> None:
         report.total = result.total if report.total is None else max(report.total, result.total)
 
 
+_SYNCED_AT_TYPE = pa.timestamp("us", tz="UTC")
+
+
 def _with_synced_at(table: pa.Table, micros: int) -> pa.Table:
-    stamp = pa.scalar(micros, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    column = pa.nulls(table.num_rows, pa.timestamp("us", tz="UTC")).fill_null(stamp)
-    return table.append_column(pa.field(SYNCED_AT, column.type), column)
+    """Append the fetch time: one value for the page, laid out as a plain int64 buffer."""
+    import struct
+
+    n = table.num_rows
+    data = pa.py_buffer(struct.pack("<q", micros) * n)
+    column = pa.Array.from_buffers(_SYNCED_AT_TYPE, n, [None, data])
+    return table.append_column(pa.field(SYNCED_AT, _SYNCED_AT_TYPE), column)
 
 
 def tombstone_table_name(table_name: str) -> str:

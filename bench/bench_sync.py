@@ -1,0 +1,352 @@
+"""Speed and memory of dbsync against a plain rest_api_source pipeline and a hand-written ceiling.
+
+Starts the reference server (its own process), then measures, in the same run and each in its
+own process (so peak memory is its own):
+
+- **baseline**: the original integration's config on dlt's ``rest_api_source`` (offset pages of
+  ``--baseline-page-size``, merge on id), dlt's defaults, into DuckDB;
+- **dbsync**: ``dbsync run`` with the reference config (pages of ``--page-size``), into DuckDB;
+- **ceiling**: by hand, no dlt: fetch every page sequentially, orjson, Arrow, one DuckDB insert.
+
+For each: rows/s, wall seconds, peak RSS (of the process and the children it waited for),
+requests the server saw; then the ratios dbsync/baseline and dbsync/ceiling. Medians of
+``--repeat`` runs (the baseline takes about 90 s at 200,000 rows, so it has its own
+``--baseline-repeat``). Machines here are noisy: read the ratios, not one absolute time.
+
+Scenarios (``--scenario``):
+
+- ``full``: one table (the server's default table), ``--rows`` rows (default 200,000);
+- ``multi``: ``--rows`` rows (default 1,000,000) over ``--databases`` databases (default 8);
+- ``incremental``: a full dbsync run of ``multi``, then a second run with nothing changed;
+- ``ratelimit``: a server limiting each key to ``--rate`` requests/s, with and without
+  rate-limit headers; sustained request rate and the share of 429 answers;
+- ``targets``: all of the above, checked against issue 5's targets (PASS/FAIL lines).
+
+Usage::
+
+    .venv/bin/python bench/bench_sync.py --scenario full --repeat 3
+    .venv/bin/python bench/bench_sync.py --scenario targets
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import requests
+
+from dbsync.server import FaultSettings, ReferenceServer, ServerSettings
+
+HERE = Path(__file__).resolve().parent
+VARIANTS = HERE / "variants.py"
+
+
+@dataclass
+class Run:
+    rows: int
+    wall: float  # process start to exit
+    inner: float  # inside the process
+    peak_mb: float
+    requests: int
+    extra: Dict = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.wall if self.wall else 0.0
+
+
+@dataclass
+class Summary:
+    name: str
+    runs: List[Run]
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in self.runs)
+
+    @property
+    def rows_per_s(self) -> float:
+        return statistics.median(r.rows_per_s for r in self.runs)
+
+
+def run_variant(variant: str, server: ReferenceServer, workdir: Path, args: List[str]) -> Run:
+    """Run one contender in a child process; measure wall time, peak RSS and requests."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    env = dict(os.environ, SOURCES__DBSYNC__API_KEY=server.api_key, API_KEY=server.api_key,
+               RUNTIME__DLTHUB_TELEMETRY="false")
+    env.pop("SOURCES__DBSYNC__BASE_URL", None)
+    server.clear_requests()
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(VARIANTS), variant, "--base-url", server.base_url,
+                             "--workdir", str(workdir), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{variant} failed ({proc.returncode}):\n{err[-3000:]}")
+    doc = json.loads(out.strip().splitlines()[-1])
+    peak = _peak_rss_mb()
+    extra = {}
+    for line in err.splitlines():
+        if line.startswith("{"):
+            try:
+                extra = json.loads(line)
+            except ValueError:
+                pass
+    return Run(rows=doc["rows"], wall=wall, inner=doc["seconds"], peak_mb=peak, requests=len(server.requests()),
+               extra=extra)
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of the child that just ended (and of its own children). RUSAGE_CHILDREN's maxrss
+    is the largest of all children so far, so each variant runs from a fresh measuring process
+    (see measure()) whose only child is the variant."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def measure(variant: str, server_url: str, api_key: str, admin_key: str, workdir: Path, args: List[str]) -> Run:
+    """Run the variant from a fresh Python process, so RUSAGE_CHILDREN covers it alone."""
+    code = (
+        "import json, sys; sys.path.insert(0, %r)\n"
+        "from bench_sync import _measure_in_child\n"
+        "print(json.dumps(_measure_in_child(*json.loads(sys.argv[1]))))\n" % str(HERE)
+    )
+    payload = json.dumps([variant, server_url, api_key, admin_key, str(workdir), args])
+    out = subprocess.run([sys.executable, "-c", code, payload], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    return Run(**json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _measure_in_child(variant: str, server_url: str, api_key: str, admin_key: str, workdir: str,
+                      args: List[str]) -> Dict:
+    server = _RemoteServer(server_url, api_key, admin_key)
+    run = run_variant(variant, server, Path(workdir), args)  # type: ignore[arg-type]
+    return run.__dict__
+
+
+class _RemoteServer:
+    """Just enough of the ReferenceServer handle for run_variant, over the admin API."""
+
+    def __init__(self, base_url: str, api_key: str, admin_key: str):
+        self.base_url, self.api_key, self.admin_key = base_url, api_key, admin_key
+
+    def clear_requests(self) -> None:
+        requests.delete(self.base_url + "/admin/requests", headers={"X-Admin-Key": self.admin_key}).raise_for_status()
+
+    def requests(self) -> list:
+        r = requests.get(self.base_url + "/admin/requests", headers={"X-Admin-Key": self.admin_key})
+        r.raise_for_status()
+        return r.json()["data"]
+
+
+def warm(server: ReferenceServer, tables: List[str], page_sizes: List[int]) -> None:
+    """Generate the tables and render their pages once, so no contender pays for that."""
+    session = requests.Session()
+    for spec in tables:
+        database, table = spec.split(".")
+        for size in page_sizes:
+            for since in (None, "1970-01-01T00:00:00Z"):
+                offset = 0
+                while True:
+                    params = {"api_key": server.api_key, "database": database, "table": table,
+                              "offset": offset, "limit": size}
+                    if since:
+                        params["updated_since"] = since
+                    doc = session.get(server.base_url + "/v1/resource", params=params).json()
+                    offset += size
+                    if offset >= doc["total"]:
+                        break
+
+
+def report(title: str, summaries: List[Summary]) -> None:
+    print(f"\n## {title}")
+    print(f"{'variant':<10} {'rows':>9} {'rows/s':>10} {'wall s':>8} {'peak MB':>8} {'requests':>9} runs")
+    for s in summaries:
+        print(f"{s.name:<10} {int(s.median('rows')):>9,} {s.rows_per_s:>10,.0f} {s.median('wall'):>8.2f} "
+              f"{s.median('peak_mb'):>8.0f} {int(s.median('requests')):>9,} {len(s.runs)}")
+    by = {s.name: s for s in summaries}
+    if "dbsync" in by:
+        d = by["dbsync"]
+        for other in ("baseline", "ceiling"):
+            if other in by:
+                o = by[other]
+                print(f"dbsync/{other}: rows/s x{d.rows_per_s / o.rows_per_s:.2f}, "
+                      f"peak memory x{d.median('peak_mb') / o.median('peak_mb'):.2f}")
+
+
+def scenario_runs(server: ReferenceServer, tmp: Path, tables: List[str], variants: Dict[str, List[str]],
+                  repeats: Dict[str, int]) -> List[Summary]:
+    summaries = []
+    for name, args in variants.items():
+        runs = [measure(name, server.base_url, server.api_key, server.admin_key, tmp / name, args)
+                for _ in range(repeats.get(name, 1))]
+        summaries.append(Summary(name, runs))
+    return summaries
+
+
+def full(args: argparse.Namespace, tmp: Path, include_baseline: bool = True) -> List[Summary]:
+    settings = ServerSettings(seed=42, databases=1, tables_per_database=1, default_table_rows=args.rows)
+    with ReferenceServer(settings, mode="process") as server:
+        tables = ["acme.orders"]
+        warm(server, tables, [args.page_size, args.baseline_page_size])
+        variants = {"dbsync": ["--page-size", str(args.page_size), "--tables", "orders"],
+                    "ceiling": ["--page-size", str(args.page_size), "--tables", *tables]}
+        if include_baseline:
+            variants = {"baseline": ["--page-size", str(args.baseline_page_size)], **variants}
+        summaries = scenario_runs(server, tmp, tables, variants,
+                                  {"baseline": args.baseline_repeat, "dbsync": args.repeat, "ceiling": args.repeat})
+    report(f"full sync: {args.rows:,} rows, one table, dbsync pages of {args.page_size}, "
+           f"baseline pages of {args.baseline_page_size}", summaries)
+    return summaries
+
+
+def multi_server(args: argparse.Namespace) -> ReferenceServer:
+    per_table = args.multi_rows // args.databases
+    return ReferenceServer(ServerSettings(seed=42, databases=args.databases, tables_per_database=1,
+                                          rows_per_table=per_table), mode="process")
+
+
+def multi(args: argparse.Namespace, tmp: Path) -> List[Summary]:
+    with multi_server(args) as server:
+        tables = [f"{d['id']}.orders" for d in server.databases()]
+        warm(server, tables, [args.page_size])
+        variants = {"dbsync": ["--page-size", str(args.page_size)],
+                    "ceiling": ["--page-size", str(args.page_size), "--tables", *tables]}
+        summaries = scenario_runs(server, tmp, tables, variants, {"dbsync": args.repeat, "ceiling": args.repeat})
+    report(f"full sync: {args.multi_rows:,} rows over {args.databases} databases", summaries)
+    return summaries
+
+
+def incremental(args: argparse.Namespace, tmp: Path) -> Dict[str, Run]:
+    """A full run, then the same run again with nothing changed (same workdir, same state)."""
+    with multi_server(args) as server:
+        tables = [f"{d['id']}.orders" for d in server.databases()]
+        warm(server, tables, [args.page_size])
+        workdir = tmp / "incremental"
+        full_run = measure("dbsync", server.base_url, server.api_key, server.admin_key, workdir,
+                           ["--page-size", str(args.page_size)])
+        again = _measure_again(server, workdir, args)
+    print(f"\n## incremental: second run with nothing changed, {args.multi_rows:,} rows, {len(tables)} tables")
+    print(f"full run   {full_run.wall:.2f}s, {full_run.requests} requests")
+    print(f"second run {again.wall:.2f}s, {again.requests} requests, {again.rows} rows "
+          f"(discovery: 1 + {len(tables)} schema requests)")
+    print(f"second/full wall: x{again.wall / full_run.wall:.3f}")
+    return {"full": full_run, "again": again, "tables": len(tables)}  # type: ignore[dict-item]
+
+
+def _measure_again(server: ReferenceServer, workdir: Path, args: argparse.Namespace) -> Run:
+    """Like measure(), but keeps the workdir (the pipeline state of the first run)."""
+    env = dict(os.environ, SOURCES__DBSYNC__API_KEY=server.api_key, RUNTIME__DLTHUB_TELEMETRY="false")
+    server.clear_requests()
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, str(VARIANTS), "dbsync", "--base-url", server.base_url, "--workdir",
+                          str(workdir), "--page-size", str(args.page_size)], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    return Run(rows=doc["rows"], wall=wall, inner=doc["seconds"], peak_mb=0.0, requests=len(server.requests()))
+
+
+def ratelimit(args: argparse.Namespace, tmp: Path) -> Dict[str, Dict[str, float]]:
+    """Sustained request rate under a per-key limit, and the share of 429 answers."""
+    results = {}
+    for headers in (True, False):
+        faults = FaultSettings(rate_limit_per_second=args.rate, rate_limit_burst=max(1, int(args.rate)),
+                               rate_limit_headers=headers)
+        rows = args.rate * args.rate_seconds * args.rate_page_size
+        settings = ServerSettings(seed=42, databases=2, tables_per_database=2,
+                                  rows_per_table=max(1, int(rows // 4)), faults=faults)
+        with ReferenceServer(settings, mode="process") as server:
+            run = measure("dbsync", server.base_url, server.api_key, server.admin_key, tmp / "ratelimit",
+                          ["--page-size", str(args.rate_page_size)])
+            log = _RemoteServer(server.base_url, server.api_key, server.admin_key)
+        label = "with rate-limit headers" if headers else "without headers (429 + Retry-After only)"
+        total = run.requests
+        throttled = run.extra.get("retries", {}).get("HTTP 429", 0)
+        ok = total - throttled
+        rate = ok / run.inner if run.inner else 0.0
+        results[label] = {"requests": total, "throttled": throttled, "ok_per_s": rate,
+                          "share_429": throttled / total if total else 0.0}
+        print(f"\n## rate limit {args.rate:g} req/s, {label}")
+        print(f"{total} requests, {throttled} answered 429 ({throttled / max(1, total):.1%}); "
+              f"{rate:.1f} successful requests/s = {rate / args.rate:.0%} of the limit "
+              f"(includes startup and discovery time)")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", choices=["full", "multi", "incremental", "ratelimit", "targets"], default="full")
+    parser.add_argument("--rows", type=int, default=200_000, help="rows for the full scenario")
+    parser.add_argument("--multi-rows", type=int, default=1_000_000, help="rows for multi/incremental")
+    parser.add_argument("--databases", type=int, default=8)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--baseline-page-size", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline-repeat", type=int, default=1)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the slow baseline")
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--rate-seconds", type=float, default=30.0, help="how long the rate-limited sync should take")
+    parser.add_argument("--rate-page-size", type=int, default=100)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="dbsync-bench-"))
+    try:
+        if args.scenario == "full":
+            full(args, tmp, include_baseline=not args.no_baseline)
+        elif args.scenario == "multi":
+            multi(args, tmp)
+        elif args.scenario == "incremental":
+            incremental(args, tmp)
+        elif args.scenario == "ratelimit":
+            ratelimit(args, tmp)
+        else:
+            targets(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def targets(args: argparse.Namespace, tmp: Path) -> None:
+    checks = []
+    f = {s.name: s for s in full(args, tmp, include_baseline=not args.no_baseline)}
+    if "baseline" in f:
+        speed = f["dbsync"].rows_per_s / f["baseline"].rows_per_s
+        memory = f["dbsync"].median("peak_mb") / f["baseline"].median("peak_mb")
+        checks.append(("1. 200k: dbsync >= 25x baseline rows/s", speed >= 25, f"x{speed:.1f}"))
+        checks.append(("1. 200k: dbsync peak memory <= 1/10 of baseline", memory <= 0.1, f"x{memory:.3f}"))
+    m = {s.name: s for s in multi(args, tmp)}
+    ratio = m["dbsync"].rows_per_s / m["ceiling"].rows_per_s
+    checks.append(("2. 1M/8 databases: dbsync >= 0.5x ceiling rows/s", ratio >= 0.5, f"x{ratio:.2f}"))
+    growth = m["dbsync"].median("peak_mb") / f["dbsync"].median("peak_mb")
+    checks.append(("2. 1M peak memory <= 1.2x dbsync's at 200k", growth <= 1.2, f"x{growth:.2f}"))
+    inc = incremental(args, tmp)
+    again, full_run, tables = inc["again"], inc["full"], inc["tables"]
+    expected = 1 + tables + tables  # database list + schemas + one records request per table
+    checks.append(("3. no-change run: one records request per table plus discovery",
+                   again.requests == expected and again.rows == 0, f"{again.requests} requests, {again.rows} rows"))
+    share = again.wall / full_run.wall
+    checks.append(("3. no-change run <= 1/10 of the full run's wall time", share <= 0.1, f"x{share:.3f}"))
+    for label, r in ratelimit(args, tmp).items():
+        checks.append((f"4. rate limit ({label}): >= 90% of the limit", r["ok_per_s"] >= 0.9 * args.rate,
+                       f"{r['ok_per_s'] / args.rate:.0%}"))
+        checks.append((f"4. rate limit ({label}): 429 < 2% of requests", r["share_429"] < 0.02, f"{r['share_429']:.1%}"))
+    print("\n## targets")
+    for name, ok, value in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()

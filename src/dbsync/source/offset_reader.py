@@ -1,0 +1,304 @@
+"""Offset pages, fetched concurrently, that cannot silently skip a row.
+
+Offset pagination has a known flaw: when a row before the current offset leaves the result (an
+update moves it to the end of a cursor-ordered listing; a delete turns it into a tombstone at the
+end), every later row shifts one place left and the row at the page boundary is never returned.
+Its cursor is old, so the next incremental run would not fetch it either: it would be lost.
+
+This reader makes that impossible in cursor order (``updated_since=...``, ordered by cursor then
+primary key, where changed rows always move to the end):
+
+1. **Overlapping pages.** Page *k* starts at ``k * (limit - 1)``: its first row is the previous
+   page's last row. The duplicate is dropped, but its key is kept.
+2. **Boundary check.** When both neighbours of a boundary have arrived (in any order, pages are
+   fetched concurrently), the previous page's last row must be the next page's first row. If it
+   is, no row can have fallen between them: rows only ever leave the listing towards its end.
+3. **Gap fill.** If not, the gap is read again *by the cursor itself*: from
+   ``updated_since = <cursor of the last row before the gap>``, page by page (overlapping and
+   checked the same way), keeping rows strictly after that row up to and including the first row
+   after the gap. A fill that is itself disturbed restarts from its last verified row; after
+   ``MAX_FILL_RESTARTS`` the table fails (its cursor does not move, the next run retries).
+
+Without a cursor (plain id order, no tombstones) pages do not overlap: such tables are re-read
+completely on every run, so a row skipped once is read on the next run.
+
+When the first page says how many rows there are (``total``), every other page is known in
+advance and fetched concurrently. Without a total, pages go one at a time until a short page. A
+server that serves fewer rows than asked (a silent page-size cap) is noticed on the first page.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+
+from dbsync.errors import DataError
+from dbsync.http.client import ApiClient, Page
+from dbsync.source.incremental import parse_instant
+from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader
+
+logger = logging.getLogger("dbsync.readers")
+
+MAX_FILL_RESTARTS = 10
+
+
+@dataclass(frozen=True)
+class RowKey:
+    """A row's place in cursor order: (cursor, primary key). ``raw`` is the API's own cursor
+    value, sent back as ``updated_since`` when a gap is filled."""
+
+    cursor: Any
+    pk: Tuple[Any, ...]
+    raw: Any = field(compare=False, default=None)
+
+    def sort_tuple(self) -> Tuple[Any, ...]:
+        return (_orderable(self.cursor),) + tuple(_orderable(v) for v in self.pk)
+
+
+def _orderable(value: Any) -> Tuple[int, Any]:
+    """Mixed or missing values still compare: None first, then numbers, then text."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (1, value)
+    if hasattr(value, "timestamp"):
+        return (2, value.timestamp())
+    return (3, str(value))
+
+
+def key_gt(a: RowKey, b: RowKey) -> bool:
+    return a.sort_tuple() > b.sort_tuple()
+
+
+def row_key(record: Dict[str, Any], cursor_field: Optional[str], pk: Sequence[str]) -> RowKey:
+    raw = record.get(cursor_field) if cursor_field else None
+    instant = parse_instant(raw) if raw is not None else None
+    return RowKey(instant if instant is not None else raw, tuple(record.get(k) for k in pk), raw)
+
+
+@dataclass
+class Fill:
+    """Re-reading the rows between two pages whose boundary did not match."""
+
+    lower: RowKey  # keep rows after this one...
+    upper: Optional[RowKey]  # ...up to and including this one (None: to the end)
+    since: Any  # the cursor value the fill pages start from
+    offset: int = 0
+    previous_last: Optional[RowKey] = None
+    restarts: int = 0
+    pages: int = 0
+
+
+class OffsetReader(Reader):
+    def __init__(self, client: ApiClient, processor: PageProcessor, *, paginator: Any,
+                 cursor_param: Optional[str] = None, **kwargs: Any):
+        super().__init__(client, processor, **kwargs)
+        self.offset_param: str = paginator.param_name
+        self.limit_param: str = paginator.limit_param
+        self.limit: int = int(paginator.limit)
+        self.start: int = int(paginator.initial_value or 0)
+        self.total_path = paginator.total_path
+        self.maximum_offset: Optional[int] = paginator.maximum_value
+        self.cursor_param = cursor_param
+        self.next_offset = self.start
+        self.end: Optional[int] = None  # rows in the listing, once the first page says
+        self.first_issued = False
+        self.first_done = False
+        self.sequential = False  # no total in the response: page until a short page
+        self.short_page_seen = False
+        self.edges: Dict[int, Tuple[Optional[RowKey], Optional[RowKey]]] = {}  # offset -> first, last
+        self.fills: Deque[PageRequest] = deque()
+        self.broken_boundaries = 0
+        self.fill_requests = 0
+
+    # -- planning (under the scheduler's lock) ---------------------------------------------------
+    @property
+    def overlap(self) -> bool:
+        """Pages overlap in cursor order, where a broken boundary can be repaired; without a
+        cursor the table is read in full every run anyway, so pages do not pay for it."""
+        return self.limit >= 2 and self.cursor_param is not None
+
+    @property
+    def step(self) -> int:
+        return self.limit - 1 if self.overlap else self.limit
+
+    @property
+    def exhausted(self) -> bool:
+        if self.stopped:
+            return True
+        if not self.first_done or self.fills or self.inflight:
+            return False
+        if self.sequential:
+            return self.short_page_seen
+        return not self._more_pages()
+
+    def _more_pages(self) -> bool:
+        assert self.end is not None
+        # a page after the first must hold at least one row beyond the overlapping one
+        return self.next_offset + (1 if self.overlap else 0) < self.end
+
+    def next_request(self) -> Optional[PageRequest]:
+        if self.stopped:
+            return None
+        if self.fills:
+            return self._count(self.fills.popleft())
+        if not self.first_issued:
+            self.first_issued = True
+            return self._issue(self.start)
+        if not self.first_done:
+            return None
+        if self.sequential:
+            if self.inflight or self.short_page_seen:
+                return None
+            return self._issue(self.next_offset)
+        if not self._more_pages():
+            return None
+        return self._issue(self.next_offset)
+
+    def _count(self, request: PageRequest) -> PageRequest:
+        self.inflight += 1
+        self.requests_made += 1
+        return request
+
+    def _issue(self, offset: int) -> PageRequest:
+        self.next_offset = offset + self.step
+        params = self.params()
+        params[self.offset_param] = offset
+        params[self.limit_param] = self.limit
+        return self._count(PageRequest(self.path, params, self.method, copy.deepcopy(self.json),
+                                       label=f"offset {offset}", offset=offset, limit=self.limit))
+
+    def _fill_request(self, fill: Fill) -> PageRequest:
+        params = self.params()
+        if self.cursor_param:
+            params[self.cursor_param] = fill.since
+        params[self.offset_param] = fill.offset
+        params[self.limit_param] = self.limit
+        self.fill_requests += 1
+        return PageRequest(self.path, params, self.method, copy.deepcopy(self.json),
+                           label=f"gap fill after {fill.lower.raw} (offset {fill.offset})", offset=fill.offset,
+                           limit=self.limit, fill=fill)
+
+    # -- fetching (worker thread) ----------------------------------------------------------------
+    def fetch(self, request: PageRequest) -> PageResult:
+        page = self.get(request)
+        if page.ignored:
+            return self.processor.empty(request)
+        records = self.processor.select(page, request)
+        raw_count = len(records)
+        pk, cursor_field = self.processor.primary_key, self.processor.cursor_field
+        first = row_key(records[0], cursor_field, pk) if records and isinstance(records[0], dict) else None
+        last = row_key(records[-1], cursor_field, pk) if records and isinstance(records[-1], dict) else None
+        fill: Optional[Fill] = request.fill
+        if fill is not None:
+            records = [r for r in records if isinstance(r, dict) and _in_gap(row_key(r, cursor_field, pk), fill)]
+        elif self.overlap and request.offset != self.start and records:
+            records = records[1:]  # the previous page's last row
+        result = self.processor.process_records(records, request, raw_count)
+        result.total = self._read_total(page)
+        result.first_key, result.last_key = first, last
+        return result
+
+    def _read_total(self, page: Page) -> Optional[int]:
+        if self.total_path is None:
+            return None
+        from dlt.common import jsonpath
+
+        values = jsonpath.find_values(self.total_path, page.doc)
+        try:
+            return int(values[0]) if values and values[0] is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    # -- after each page (under the scheduler's lock) ----------------------------------------------
+    def fetched(self, request: PageRequest, result: PageResult) -> None:
+        super().fetched(request, result)
+        if getattr(result, "ignored", False):
+            self.first_done = self.sequential = self.short_page_seen = True
+            return
+        if request.fill is not None:
+            self._fill_fetched(request.fill, result)
+            return
+        count = result.raw_count
+        offset = request.offset or 0
+        if not self.first_done:
+            self._first_fetched(offset, count, result)
+        self.edges[offset] = (result.first_key, result.last_key)
+        self._check(offset - self.step, offset)
+        self._check(offset, offset + self.step)
+        if self.sequential:
+            if count < self.limit:
+                self.short_page_seen = True
+            elif self.maximum_offset is not None and self.next_offset >= self.maximum_offset:
+                self.short_page_seen = True
+            return
+        if result.total is not None and self.end is not None and result.total > self.end:
+            # rows were added while we read: fetch the new ones too
+            self.end = result.total if self.maximum_offset is None else min(result.total, self.maximum_offset)
+
+    def _first_fetched(self, offset: int, count: int, result: PageResult) -> None:
+        self.first_done = True
+        if result.total is None:
+            self.sequential = True
+            return
+        if 0 < count < self.limit and offset + count < result.total:
+            # the server caps pages below our limit: plan with the size it really serves
+            logger.info("%s: the API serves %d records per page (asked for %d)",
+                        self.processor.where.describe(), count, self.limit)
+            self.limit = count
+            self.next_offset = offset + self.step
+        self.end = result.total
+        if self.maximum_offset is not None:
+            self.end = min(self.end, self.maximum_offset)
+
+    def _check(self, before: int, after: int) -> None:
+        """Both pages around a boundary are here: the last row of one must start the other."""
+        if not self.overlap or before not in self.edges or after not in self.edges:
+            return
+        last_before = self.edges[before][1]
+        first_after = self.edges[after][0]
+        if last_before is None or last_before == first_after:
+            return
+        self.broken_boundaries += 1
+        if self.cursor_param is None or last_before.raw is None:
+            logger.warning("%s: rows moved while paging near offset %d; they are read again on the next run",
+                           self.processor.where.describe(), after)
+            return
+        logger.info("%s: rows moved while paging near offset %d; reading that range again by cursor",
+                    self.processor.where.describe(), after)
+        fill = Fill(lower=last_before, upper=first_after, since=last_before.raw)
+        self.fills.append(self._fill_request(fill))
+
+    def _fill_fetched(self, fill: Fill, result: PageResult) -> None:
+        fill.pages += 1
+        first, last = result.first_key, result.last_key
+        if fill.previous_last is not None and self.overlap and first != fill.previous_last:
+            # the fill itself was disturbed: start again from its last verified row
+            fill.restarts += 1
+            if fill.restarts > MAX_FILL_RESTARTS:
+                self.stopped = True
+                raise DataError(
+                    f"rows kept moving while re-reading a range {MAX_FILL_RESTARTS} times",
+                    where=self.processor.at(result.request.label),
+                    hint="the data changes faster than it can be paged; run again later",
+                )
+            fill.since, fill.offset, fill.lower = fill.previous_last.raw, 0, fill.previous_last
+            fill.previous_last = None
+            self.fills.append(self._fill_request(fill))
+            return
+        done = result.raw_count < self.limit or last is None or (fill.upper is not None and key_gt(last, fill.upper))
+        if done:
+            return
+        # the next fill page starts with this page's last row: keep only rows after it
+        fill.previous_last = fill.lower = last
+        fill.offset += self.step
+        self.fills.append(self._fill_request(fill))
+
+
+def _in_gap(key: RowKey, fill: Fill) -> bool:
+    if not key_gt(key, fill.lower):
+        return False
+    return fill.upper is None or not key_gt(key, fill.upper)
