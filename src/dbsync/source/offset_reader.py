@@ -33,7 +33,7 @@ import copy
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from dbsync.errors import DataError
 from dbsync.http.client import ApiClient, Page
@@ -94,7 +94,7 @@ class Fill:
 
 class OffsetReader(Reader):
     def __init__(self, client: ApiClient, processor: PageProcessor, *, paginator: Any,
-                 cursor_param: Optional[str] = None, **kwargs: Any):
+                 cursor_params: Optional[Callable[[Any], Dict[str, Any]]] = None, **kwargs: Any):
         super().__init__(client, processor, **kwargs)
         self.offset_param: str = paginator.param_name
         self.limit_param: str = paginator.limit_param
@@ -102,7 +102,8 @@ class OffsetReader(Reader):
         self.start: int = int(paginator.initial_value or 0)
         self.total_path = paginator.total_path
         self.maximum_offset: Optional[int] = paginator.maximum_value
-        self.cursor_param = cursor_param
+        # the incremental filter's params for a given cursor value (None: no cursor order)
+        self.cursor_params = cursor_params
         self.next_offset = self.start
         self.end: Optional[int] = None  # rows in the listing, once the first page says
         self.first_issued = False
@@ -119,7 +120,7 @@ class OffsetReader(Reader):
     def overlap(self) -> bool:
         """Pages overlap in cursor order, where a broken boundary can be repaired; without a
         cursor the table is read in full every run anyway, so pages do not pay for it."""
-        return self.limit >= 2 and self.cursor_param is not None
+        return self.limit >= 2 and self.cursor_params is not None
 
     @property
     def step(self) -> int:
@@ -173,8 +174,8 @@ class OffsetReader(Reader):
 
     def _fill_request(self, fill: Fill) -> PageRequest:
         params = self.params()
-        if self.cursor_param:
-            params[self.cursor_param] = fill.since
+        if self.cursor_params is not None:
+            params.update(self.cursor_params(fill.since))
         params[self.offset_param] = fill.offset
         params[self.limit_param] = self.limit
         self.fill_requests += 1
@@ -263,7 +264,7 @@ class OffsetReader(Reader):
         if last_before is None or last_before == first_after:
             return
         self.broken_boundaries += 1
-        if self.cursor_param is None or last_before.raw is None:
+        if self.cursor_params is None or last_before.raw is None:
             logger.warning("%s: rows moved while paging near offset %d; they are read again on the next run",
                            self.processor.where.describe(), after)
             return

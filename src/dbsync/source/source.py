@@ -23,7 +23,7 @@ import dlt
 import pyarrow as pa
 from dlt.extract.source import DltSource
 
-from dbsync.config.model import SyncConfig
+from dbsync.config.model import IncrementalSettings, SyncConfig
 from dbsync.config.parse import parse_config
 from dbsync.discovery.catalog import Catalog
 from dbsync.discovery.discover import discover_catalog
@@ -31,7 +31,7 @@ from dbsync.discovery.types import resolve_type_map
 from dbsync.errors import DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
-from dbsync.source.incremental import CursorState, advance, compare_cursors, request_params
+from dbsync.source.incremental import CursorState, advance, compare_cursors, format_cursor, request_params
 from dbsync.source.jobs import TableJob, build_jobs
 from dbsync.source.offset_reader import OffsetReader
 from dbsync.source.readers import (
@@ -82,7 +82,7 @@ class SyncSession:
             self.converters[job.resource_name] = converter
             processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
                                       primary_key=job.api_primary_key, cursor_field=job.cursor_field)
-            reader = _make_reader(client, processor, job, config.incremental.param)
+            reader = _make_reader(client, processor, job, config.incremental)
             self.readers[job.resource_name] = reader
             self.scheduler.add_reader(reader)
             self.report.add(TableReport(job.resource_name, job.table_name, job.database, job.table.name))
@@ -120,13 +120,20 @@ class SyncSession:
         self.client.close()
 
 
-def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob, cursor_param: Optional[str]) -> Reader:
+def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob,
+                 settings: IncrementalSettings) -> Reader:
     paginator = make_paginator(job.paginator)
     kwargs = dict(path=job.path, params=job.params, method=job.method, json=job.json,
                   response_actions=job.response_actions)
     if paginator is not None and is_concurrent_offset(paginator, job.method):
-        return OffsetReader(client, processor, paginator=paginator,
-                            cursor_param=cursor_param if job.cursor_field else None, **kwargs)
+        cursor_params = None
+        if job.cursor_field:
+            cursor_field = job.cursor_field
+
+            def cursor_params(value: Any) -> Dict[str, Any]:
+                return request_params(settings, format_cursor(value, settings.value_format), cursor_field)
+
+        return OffsetReader(client, processor, paginator=paginator, cursor_params=cursor_params, **kwargs)
     return SequentialReader(client, processor, paginator_cfg=job.paginator, **kwargs)
 
 
