@@ -49,7 +49,9 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
     except DltException:
         raise ConfigError(f"no pipeline named '{pipeline_name}' has run here yet",
                           hint="run `dbsync run` first, or pass --pipeline-name / --pipelines-dir") from None
-    resources: Dict[str, Any] = pipeline.state.get("sources", {}).get(SOURCE_NAME, {}).get("resources", {})
+    # state lives under the source's name: "dbsync", or "<pipeline>__<database>" for a partition
+    source_name = pipeline.default_schema_name or SOURCE_NAME
+    resources: Dict[str, Any] = pipeline.state.get("sources", {}).get(source_name, {}).get("resources", {})
     schema = pipeline.default_schema if pipeline.default_schema_name else None
     tables: List[TableStatus] = []
     counts = _row_counts(pipeline, schema)
