@@ -145,6 +145,7 @@ class PerformanceSettings:
     concurrency: int = 8  # pages in flight across all tables
     prefetch_pages: int = 32  # pages fetched ahead and held in memory, across all tables
     batch_rows: int = 50_000  # rows per Arrow table handed to dlt
+    duckdb_memory_limit: Optional[str] = "256MB"  # DuckDB spills past this instead of growing
 
 
 @dataclass(frozen=True)

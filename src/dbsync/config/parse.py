@@ -684,14 +684,24 @@ def _parse_retries(ctx: _Ctx, value: Any) -> RetrySettings:
 
 def _parse_performance(ctx: _Ctx, value: Any) -> PerformanceSettings:
     section = _mapping(ctx, "performance", value)
-    _check_keys(ctx, "performance", section, ("concurrency", "prefetch_pages", "batch_rows"))
+    _check_keys(ctx, "performance", section, ("concurrency", "prefetch_pages", "batch_rows", "duckdb_memory_limit"))
     d = PerformanceSettings()
     concurrency = _number(ctx, "performance.concurrency", section.get("concurrency", d.concurrency), minimum=1, integer=True)
     return PerformanceSettings(
         concurrency=concurrency,
         prefetch_pages=max(concurrency, _number(ctx, "performance.prefetch_pages", section.get("prefetch_pages", d.prefetch_pages), minimum=1, integer=True)),
         batch_rows=_number(ctx, "performance.batch_rows", section.get("batch_rows", d.batch_rows), minimum=1, integer=True),
+        duckdb_memory_limit=_memory_size(ctx, "performance.duckdb_memory_limit",
+                                         section.get("duckdb_memory_limit", d.duckdb_memory_limit)),
     )
+
+
+def _memory_size(ctx: _Ctx, key: str, value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.match(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", value, re.I):
+        raise ctx.error(key, f"must be a size like '256MB' or '2GB' (or null), got {value!r}")
+    return value.strip()
 
 
 def _parse_pipeline(ctx: _Ctx, value: Any) -> PipelineSettings:
