@@ -8,6 +8,7 @@ raises ``DbsyncError`` subclasses with one-line messages.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import time
@@ -22,6 +23,7 @@ from dbsync.errors import DbsyncError, DestinationError, PipelineBusyError
 from dbsync.http.client import RequestStats
 from dbsync.http.redaction import redact
 from dbsync.source.report import RunReport, TableReport
+from dbsync.runtime import tuned_runtime
 from dbsync.source.source import ProgressCallback, dbsync_source
 
 logger = logging.getLogger("dbsync.pipeline")
@@ -74,16 +76,16 @@ def make_destination(destination: Optional[str], pipeline_name: str,
 
     name = destination or "duckdb"
     is_path = name.endswith(".duckdb") or os.sep in name
-    if not is_path and (name != "duckdb" or dlt.config.get("destination.duckdb.credentials")):
+    if duckdb_memory_limit and (is_path or name == "duckdb"):
+        # through dlt's config rather than a credentials object: building one here imports
+        # DuckDB's client stack (a third of a second) even for runs that load nothing
+        os.environ.setdefault("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG",
+                              json.dumps({"memory_limit": duckdb_memory_limit}))
+    if not is_path:
         return name
-    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
-
-    path = Path(name if is_path else f"{pipeline_name}.duckdb")
+    path = Path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    credentials = DuckDbCredentials(str(path))
-    if duckdb_memory_limit and not dlt.config.get("destination.duckdb.credentials.global_config"):
-        credentials.global_config = {"memory_limit": duckdb_memory_limit}
-    return dlt.destinations.duckdb(credentials)
+    return dlt.destinations.duckdb(str(path))
 
 
 def _duckdb_path(destination: Any) -> Optional[str]:
@@ -97,58 +99,6 @@ def destination_label(destination: Any) -> str:
         return destination
     path = _duckdb_path(destination)
     return f"{destination.destination_name}:{path}" if path else destination.destination_name
-
-
-@contextmanager
-def tuned_runtime() -> Iterator[None]:
-    """Python and allocator settings that keep a long sync fast and its memory flat.
-
-    - Fewer garbage-collector passes: every page parsed from JSON allocates tens of thousands of
-      dicts and lists; with Python's default thresholds a full collection, which walks every
-      tracked object (dlt, pyarrow, all pages in flight), runs every few pages. Measured here it
-      halved orjson's throughput with 8 fetch threads. Freezing what exists (imports) and
-      collecting less often restores it.
-    - Memory that does not creep: with 8 threads glibc hands out up to 8 malloc arenas per core
-      and fragments them, and Arrow's mimalloc pool keeps freed pages; at 1,000,000 rows that
-      grew the process by ~250 MB. Two arenas and Arrow's system pool keep it flat.
-
-    The garbage-collector settings come back afterwards; the allocator choices stay (they only
-    affect new allocations).
-    """
-    import gc
-
-    _limit_malloc_arenas(2)
-    _use_system_arrow_pool()
-    previous = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 1_000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
-
-
-def _limit_malloc_arenas(count: int) -> None:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-8, count)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
-def _use_system_arrow_pool() -> None:
-    import pyarrow as pa
-
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return  # the user chose one
-    try:
-        pa.set_memory_pool(pa.system_memory_pool())
-    except Exception:  # pragma: no cover - every pyarrow build has the system pool
-        pass
 
 
 @contextmanager

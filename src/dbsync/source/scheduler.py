@@ -24,9 +24,12 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Deque, Dict, List, Optional
 
+from dbsync.runtime import release_free_memory
 from dbsync.source.readers import PageRequest, PageResult, Reader
 
 logger = logging.getLogger("dbsync.scheduler")
+
+TRIM_EVERY_PAGES = 64  # give freed heap memory back to the system this often (see runtime.py)
 
 
 class PageScheduler:
@@ -42,6 +45,7 @@ class PageScheduler:
         self._started = False
         self._closed = False
         self._before_start: Optional[Callable[[], None]] = None
+        self._consumed = 0
 
     def add_reader(self, reader: Reader) -> None:
         self._readers.append(reader)
@@ -83,6 +87,9 @@ class PageScheduler:
             with self._cond:
                 self._held -= 1
                 self._pump()
+        self._consumed += 1
+        if self._consumed % TRIM_EVERY_PAGES == 0:
+            release_free_memory()
         return result
 
     def abandon(self, reader: Reader) -> None:

@@ -177,11 +177,10 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                 if session.progress:
                     session.progress(report)
                 if pending_rows >= batch_rows:
-                    yield _batch(converter, pending)
-                    pending, pending_rows = [], 0
+                    pending_rows = 0
+                    yield _batch(converter, pending)  # empties `pending` before suspending here
             if pending:
                 yield _batch(converter, pending)
-                pending = []
             if job.cursor_field:
                 before = session.cursors.get(job.resource_name, CursorState())
                 after = advance(before, cursor_max, boundary)
@@ -268,8 +267,13 @@ def _tombstone_batches(job: TableJob, tombstones: pa.Table, *, first: bool) -> I
 
 
 def _batch(converter: TableConverter, tables: List[pa.Table]) -> Any:
-    """One Arrow table for dlt, carrying hints for newly inferred JSON columns if there are any."""
+    """One Arrow table for dlt, carrying hints for newly inferred JSON columns if there are any.
+
+    ``tables`` is emptied: the generator stays suspended at its ``yield`` until dlt comes back
+    to it (after every other table's turn), and a list still holding the pages would keep one
+    batch per table alive (8 tables: ~100 MB)."""
     table = _concat(tables)
+    tables.clear()
     hints = converter.take_new_hints()
     if hints:
         return dlt.mark.with_hints(table, dlt.mark.make_hints(columns=hints))
