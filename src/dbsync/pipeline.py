@@ -164,14 +164,18 @@ def make_pipeline(config: SyncConfig, *, destination: Optional[str] = None, data
                   pipeline_name: Optional[str] = None, pipelines_dir: Optional[str] = None) -> Any:
     import dlt
 
+    from dbsync.destination_secrets import register_destination_secrets
+
     name = pipeline_name or config.pipeline.name
-    return dlt.pipeline(
+    pipeline = dlt.pipeline(
         pipeline_name=name,
         destination=make_destination(destination or config.pipeline.destination, name,
                                      config.performance.duckdb_memory_limit),
         dataset_name=dataset or config.dataset_name,
         pipelines_dir=pipelines_dir,
     )
+    register_destination_secrets(pipeline)  # the warehouse password is scrubbed like the API key
+    return pipeline
 
 
 def run_sync(

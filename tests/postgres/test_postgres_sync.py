@@ -172,3 +172,11 @@ def test_cli_run_and_status_never_print_the_password(server, pg, tmp_path, postg
     for text in (run.stdout, run.stderr, status.stdout, status.stderr):
         assert postgres_server.password not in text
     assert pg.count("acme__orders") == 400
+
+
+def test_the_destination_password_is_scrubbed_like_the_api_key(server, workspace, pg, postgres_server):
+    from dbsync.http.redaction import redact, registered_secrets
+
+    assert sync_pg(workspace, pg, reference_config(server.base_url), databases=["acme"], tables=["orders"]).ok
+    assert postgres_server.password in registered_secrets()
+    assert postgres_server.password not in redact(f"could not connect: {postgres_server.dsn}")
