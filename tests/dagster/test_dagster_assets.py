@@ -155,3 +155,17 @@ def _comparable(rows):
         out.append({k: (str(Decimal(v).normalize()) if isinstance(v, Decimal) else pg_value(v))
                     for k, v in row.items() if k not in skip})
     return out
+
+
+def test_static_partitions_and_table_assets_from_discovery(server):
+    from dbsync.dagster import build_definitions
+
+    defs = build_definitions(reference_config(server.base_url), destination="postgres", partitions="static")
+    job = defs.resolve_job_def(f"{PREFIX}_sync")
+    assert job.partitions_def.get_partition_keys() == [d["id"] for d in server.databases()]
+    keys = {k for k in defs.resolve_all_asset_keys()}
+    assert keys == {AssetKey([PREFIX, "orders"]), AssetKey([PREFIX, "customers"])}
+    only = build_definitions(reference_config(server.base_url), partitions="static", databases=["acme"],
+                             tables=["orders"], asset_prefix="x")
+    assert only.resolve_job_def("x_sync").partitions_def.get_partition_keys() == ["acme"]
+    assert set(only.resolve_all_asset_keys()) == {AssetKey(["x", "orders"])}
