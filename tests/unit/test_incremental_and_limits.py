@@ -58,25 +58,46 @@ class FakeClock:
 def test_limiter_pauses_everyone_on_retry_after_and_halves_concurrency():
     clock = FakeClock()
     limiter = AdaptiveLimiter(8, clock=clock)
-    limiter.acquire()
-    limiter.release(status=429, headers={}, retry_after=2.0)
+    ticket = limiter.acquire()
+    limiter.release(ticket, status=429, headers={}, retry_after=2.0)
     assert limiter.limit == 4 and limiter.paused_until == 2.0
     assert limiter._wait_needed(1.0) == 1.0
     clock.now = 2.5
     for _ in range(10):
-        clock.now += 2.0  # the pace set after a 429 without rate headers spaces requests out
-        limiter.acquire()
-        limiter.release(status=200, headers={})
+        clock.now += 2.0  # the pace learned from a 429 without rate headers spaces requests out
+        limiter.release(limiter.acquire(), status=200, headers={})
     assert limiter.limit > 4, "concurrency grows back after successes"
 
 
-def test_limiter_stops_before_the_quota_runs_out():
+def test_limiter_learns_a_pace_from_the_first_429_without_headers():
     clock = FakeClock()
     limiter = AdaptiveLimiter(8, clock=clock)
+    for i in range(20):  # 20 requests accepted within the first second
+        clock.now = i * 0.04
+        limiter.release(limiter.acquire(), status=200, headers={})
+    limiter.release(limiter.acquire(), status=429, headers={}, retry_after=1.0)
+    assert abs(limiter.min_interval - 1 / 18) < 1e-9, "90% of the 20 requests/s that got through"
+
+
+def test_limiter_models_the_servers_token_bucket_from_headers():
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(8, clock=clock)
+    first = limiter.acquire()
+    second = limiter.acquire()
+    third = limiter.acquire()  # three requests out before any answer
+    bucket = {"RateLimit-Limit": "10", "RateLimit-Reset": "0.8"}
+    limiter.release(second, status=200, headers={**bucket, "RateLimit-Remaining": "3"})
+    assert limiter.remaining == 2.0, "3 left after the second, minus the third still out"
+    # the first answer arrives late: older news, it does not overwrite the model
+    limiter.release(first, status=200, headers={**bucket, "RateLimit-Remaining": "9"})
+    assert limiter.remaining == 2.0
     limiter.acquire()
-    limiter.release(status=200, headers={"RateLimit-Remaining": "1", "RateLimit-Reset": "1"})
     limiter.acquire()
-    assert limiter._wait_needed(0.0) > 0, "the last unit of quota is spent: wait for the reset"
+    assert limiter._wait_needed(0.0) > 0, "every token is spent: wait for the refill"
+    clock.now = 0.2  # refill: (10 - 3) / 0.8 = 8.75 tokens/s, so 1.75 tokens by now
+    assert limiter._wait_needed(clock.now) == 0.0
+    limiter.release(third, status=429, headers={**bucket, "RateLimit-Remaining": "0"}, retry_after=1.0)
+    assert limiter.paused_until == 1.2
 
 
 def test_redaction_covers_plain_and_url_encoded_forms():

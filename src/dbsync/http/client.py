@@ -212,7 +212,7 @@ class ApiClient:
         """One request. Failures are *returned*, never raised from inside an ``except`` block:
         a raised error would chain to the requests exception, whose text holds the full URL
         (and with it a query-string key), and dlt pickles exception chains into its trace."""
-        self.limiter.acquire()
+        ticket = self.limiter.acquire()
         status: Optional[int] = None
         headers: Optional[Mapping[str, str]] = None
         retry_after: Optional[float] = None
@@ -240,7 +240,7 @@ class ApiClient:
                 return self._not_json(content, headers, path, where)
             return Page(doc=doc, status=status, headers=headers, url=redact(response.url), response=response)
         finally:
-            self.limiter.release(status=status, headers=headers, retry_after=retry_after)
+            self.limiter.release(ticket, status=status, headers=headers, retry_after=retry_after)
 
     def _send(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
               where: Where) -> Union[Tuple[requests.Response, bytes], _Retriable, DbsyncError]:
