@@ -20,3 +20,14 @@ def api_key(monkeypatch, reference_server) -> str:
     """The reference server's key, provided the way users provide it: a dlt secrets env var."""
     monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", reference_server.api_key)
     return reference_server.api_key
+
+
+def pytest_addoption(parser):
+    parser.addoption("--soak", action="store_true", default=False,
+                     help="run the long reliability soaks (more faults, more kill points, more data)")
+
+
+@pytest.fixture
+def soak(request) -> bool:
+    """True with --soak: reliability tests scale up their faults, kill points and data."""
+    return bool(request.config.getoption("--soak"))

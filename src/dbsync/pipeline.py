@@ -23,6 +23,7 @@ from dbsync.errors import DbsyncError, DestinationError, PipelineBusyError
 from dbsync.http.client import RequestStats
 from dbsync.http.redaction import redact
 from dbsync.source.report import RunReport, TableReport
+from dbsync.recovery import repair_pipeline
 from dbsync.runtime import tuned_runtime
 from dbsync.source.source import ProgressCallback, dbsync_source
 
@@ -210,6 +211,7 @@ def run_sync(
         pipeline = make_pipeline(cfg, destination=destination, dataset=dataset, pipeline_name=name,
                                  pipelines_dir=pdir)
         save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name)
+        repair_pipeline(pipeline)
         source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress, catalog=catalog)
         session = source.dbsync_session
         if source_name:

@@ -40,6 +40,8 @@ _JSON = (b"content-type", b"application/json")
 _HEALTH = b'{"status":"ok"}'
 
 
+MAINTENANCE_PAGE = b"<!DOCTYPE html><html><head><title>Down for maintenance</title></head><body>Back soon.</body></html>"
+
 class ReferenceApp:
     """ASGI app of the reference server; ``state`` holds its data, faults and log."""
 
@@ -74,6 +76,10 @@ class ReferenceApp:
         if decision is not None and decision.kind == "drop":
             self._drop(send)
             status = None
+        elif decision is not None and decision.kind == "html":
+            # what a misconfigured proxy or a maintenance page sends: 200, but not the API's JSON
+            status = 200
+            await self._send(send, 200, MAINTENANCE_PAGE, [], method, content_type=b"text/html; charset=utf-8")
         elif decision is not None and decision.kind == "status":
             status = decision.status or 503
             code = STATUS_CODES.get(status, "injected_error")
@@ -151,8 +157,10 @@ class ReferenceApp:
             cycle.disconnected = True
 
     @staticmethod
-    async def _send(send: Send, status: int, body: bytes, headers: Headers, method: str = "GET") -> None:
-        all_headers = [_JSON, (b"content-length", b"%d" % len(body))]
+    async def _send(send: Send, status: int, body: bytes, headers: Headers, method: str = "GET",
+                    content_type: Optional[bytes] = None) -> None:
+        kind = _JSON if content_type is None else (b"content-type", content_type)
+        all_headers = [kind, (b"content-length", b"%d" % len(body))]
         all_headers += headers
         await send({"type": "http.response.start", "status": status, "headers": all_headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})

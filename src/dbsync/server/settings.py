@@ -33,7 +33,7 @@ DATABASE_NAMES: Tuple[Tuple[str, str], ...] = (
     ("wonka", "Wonka Industries"),
 )
 
-FAULT_KINDS = ("status", "drop", "truncate", "slow")
+FAULT_KINDS = ("status", "drop", "truncate", "slow", "html")  # html: a 200 with a non-JSON page
 RETRY_AFTER_FORMATS = ("seconds", "http-date")
 
 
