@@ -146,6 +146,7 @@ class PerformanceSettings:
     prefetch_pages: int = 32  # pages fetched ahead and held in memory, across all tables
     batch_rows: int = 50_000  # rows per Arrow table handed to dlt
     duckdb_memory_limit: Optional[str] = "256MB"  # DuckDB spills past this instead of growing
+    processes: Optional[int] = None  # page-converting worker processes; None: min(2, CPUs); 0: none
 
 
 @dataclass(frozen=True)

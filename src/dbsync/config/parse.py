@@ -684,7 +684,8 @@ def _parse_retries(ctx: _Ctx, value: Any) -> RetrySettings:
 
 def _parse_performance(ctx: _Ctx, value: Any) -> PerformanceSettings:
     section = _mapping(ctx, "performance", value)
-    _check_keys(ctx, "performance", section, ("concurrency", "prefetch_pages", "batch_rows", "duckdb_memory_limit"))
+    _check_keys(ctx, "performance", section, ("concurrency", "prefetch_pages", "batch_rows", "duckdb_memory_limit",
+                                              "processes"))
     d = PerformanceSettings()
     concurrency = _number(ctx, "performance.concurrency", section.get("concurrency", d.concurrency), minimum=1, integer=True)
     return PerformanceSettings(
@@ -693,6 +694,8 @@ def _parse_performance(ctx: _Ctx, value: Any) -> PerformanceSettings:
         batch_rows=_number(ctx, "performance.batch_rows", section.get("batch_rows", d.batch_rows), minimum=1, integer=True),
         duckdb_memory_limit=_memory_size(ctx, "performance.duckdb_memory_limit",
                                          section.get("duckdb_memory_limit", d.duckdb_memory_limit)),
+        processes=None if section.get("processes") is None else _number(
+            ctx, "performance.processes", section["processes"], minimum=0, integer=True),
     )
 
 

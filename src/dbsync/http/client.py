@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import orjson
 import requests
@@ -156,16 +156,19 @@ class ApiClient:
         method: str = "GET",
         json: Optional[Dict[str, Any]] = None,
         ignore: Optional[Sequence[Mapping[str, Any]]] = None,
+        parse: Optional[Callable[[bytes], Any]] = None,
     ) -> Page:
         """Request ``path`` and return the parsed JSON, retrying what is worth retrying.
 
         ``ignore``: rest_api-style response actions (``{status_code, content, action: ignore}``);
-        a matching response comes back as an empty, ``ignored`` page."""
+        a matching response comes back as an empty, ``ignored`` page. ``parse`` turns the body
+        into ``Page.doc`` (default: orjson); returning ``ApiClient.INVALID`` marks a body cut short
+        in transit, which is retried like a dropped connection."""
         attempts = self.retry.attempts
         waited = 0.0
         last_reason = ""
         for attempt in range(1, attempts + 1):
-            outcome = self._attempt(path, params, method, json, where, ignore)
+            outcome = self._attempt(path, params, method, json, where, ignore, parse)
             if isinstance(outcome, Page):
                 return outcome
             if isinstance(outcome, DbsyncError):
@@ -207,8 +210,8 @@ class ApiClient:
         return redact(self.config.client["base_url"])
 
     def _attempt(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
-                 where: Where, ignore: Optional[Sequence[Mapping[str, Any]]] = None
-                 ) -> Union[Page, _Retriable, DbsyncError]:
+                 where: Where, ignore: Optional[Sequence[Mapping[str, Any]]] = None,
+                 parse: Optional[Callable[[bytes], Any]] = None) -> Union[Page, _Retriable, DbsyncError]:
         """One request. Failures are *returned*, never raised from inside an ``except`` block:
         a raised error would chain to the requests exception, whose text holds the full URL
         (and with it a query-string key), and dlt pickles exception chains into its trace."""
@@ -235,12 +238,13 @@ class ApiClient:
                 return _Retriable(reason, retry_after=retry_after)
             if status >= 400:
                 return self._status_error(status, response.reason, content, path, where)
-            doc = _loads(content)
-            if doc is _INVALID:
-                return self._not_json(content, headers, path, where)
-            return Page(doc=doc, status=status, headers=headers, url=redact(response.url), response=response)
         finally:
             self.limiter.release(ticket, status=status, headers=headers, retry_after=retry_after)
+        # parsed after the request's slot is free: parsing may take longer than the request
+        doc = (parse or _loads)(content)
+        if doc is _INVALID:
+            return self._not_json(content, headers, path, where)
+        return Page(doc=doc, status=status, headers=headers, url=redact(response.url), response=response)
 
     def _send(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
               where: Where) -> Union[Tuple[requests.Response, bytes], _Retriable, DbsyncError]:
@@ -386,3 +390,5 @@ def _reason_kind(reason: str) -> str:
     if reason.startswith("timed out"):
         return "timeout"
     return reason.split(" (")[0]
+
+ApiClient.INVALID = _INVALID  # what a parse function returns for a body that is not (complete) JSON

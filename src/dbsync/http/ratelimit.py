@@ -26,6 +26,8 @@ from typing import Deque, Mapping, Optional
 PACE_START = 0.9  # of the rate seen before a 429
 PACE_STEP = 1.02  # faster each clean second
 RATE_WINDOW = 1.0  # seconds of successes that estimate the accepted rate
+MIN_RATE_SAMPLE = 5  # successes needed in that window to estimate from it
+MAX_INTERVAL = 2.0  # never pace slower than one request every two seconds
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,14 @@ class AdaptiveLimiter:
             if ticket is not None and ticket.seq > self._tokens_seq:
                 self._tokens, self._tokens_time, self._tokens_seq = 0.0, now, ticket.seq
             return
-        # no headers to go by: pace at 90% of the rate that got through just before
+        # no headers to go by: pace at 90% of the rate that got through just before. Right after
+        # a pause too few requests got through to tell; then only slow down a little.
         recent = sum(1 for t in self._ok_times if now - t <= RATE_WINDOW)
-        rate = max(1.0, recent / RATE_WINDOW) * PACE_START
-        interval = 1.0 / rate
-        self.min_interval = max(interval, self.min_interval * PACE_STEP) if self.min_interval else interval
+        if recent >= MIN_RATE_SAMPLE:
+            interval = 1.0 / (recent / RATE_WINDOW * PACE_START)
+            self.min_interval = max(interval, self.min_interval * PACE_STEP) if self.min_interval else interval
+        elif self.min_interval:
+            self.min_interval = min(MAX_INTERVAL, self.min_interval * 1.25)
         self._last_speedup = now + (retry_after or 0.0)
 
     def pause(self, seconds: float) -> None:

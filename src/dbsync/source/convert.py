@@ -62,6 +62,7 @@ class TableConverter:
         primary_key: Sequence[str] = (),
     ):
         self.table = table
+        self.type_map = dict(type_map)
         self.where = where
         self.deletes = deletes
         self.database_column = database_column
@@ -104,6 +105,13 @@ class TableConverter:
         if self.primary_key:
             hints[SYNCED_AT]["dedup_sort"] = "desc"
         return hints
+
+    def adopt_inferred(self, inferred: Mapping[str, Optional[str]]) -> None:
+        """Types a worker process inferred for undeclared columns (so hints reach dlt here)."""
+        with self._lock:
+            for name, dlt_type in inferred.items():
+                if dlt_type and name not in self.plans and name not in self._inferred:
+                    self._inferred[name] = ColumnPlan(name, dlt_type, arrow_type_for(dlt_type), None)
 
     def take_new_hints(self) -> Dict[str, Dict[str, Any]]:
         """Hints for columns inferred since the last call that Arrow alone cannot type (JSON kept

@@ -43,6 +43,7 @@ from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader
 logger = logging.getLogger("dbsync.readers")
 
 MAX_FILL_RESTARTS = 10
+POOL_MIN_ROWS = 8_000  # tables this big have their pages converted in worker processes
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,10 @@ class OffsetReader(Reader):
         self.limit_param: str = paginator.limit_param
         self.limit: int = int(paginator.limit)
         self.start: int = int(paginator.initial_value or 0)
-        self.total_path = paginator.total_path
+        # the total's JSONPath as text: worker processes get it too (the fast path reads plain keys)
+        self.total_path: Optional[str] = str(paginator.total_path) if paginator.total_path is not None else None
+        self.pool: Any = None  # a dbsync.source.page_worker.ParsePool, set by the session
+        self._table_spec: Any = None
         self.maximum_offset: Optional[int] = paginator.maximum_value
         # the incremental filter's params for a given cursor value (None: no cursor order)
         self.cursor_params = cursor_params
@@ -185,34 +189,55 @@ class OffsetReader(Reader):
 
     # -- fetching (worker thread) ----------------------------------------------------------------
     def fetch(self, request: PageRequest) -> PageResult:
-        page = self.get(request)
+        drop_first = request.fill is None and self.overlap and request.offset != self.start
+        pool = self.pool if self.pool is not None and self._worth_a_process and self.pool.ready else None
+        if pool is None:
+            page = self.get(request)
+            if page.ignored:
+                return self.processor.empty(request)
+            return fetch_records_to_result(self.processor, page.doc, request, drop_first=drop_first,
+                                           fill=request.fill, total_path=self.total_path)
+        from dbsync.source.page_worker import INVALID_JSON, PageJob
+
+        fill = request.fill
+        job = PageJob(label=request.label, offset=request.offset, limit=request.limit, drop_first=drop_first,
+                      fill_lower=fill.lower if fill is not None else None,
+                      fill_upper=fill.upper if fill is not None else None)
+        spec = self._spec()
+
+        def parse(content: bytes) -> Any:
+            outcome = pool.convert(spec, job, content)
+            return self.client.INVALID if outcome == INVALID_JSON else outcome
+
+        page = self.client.get_json(request.path, request.params, where=self.processor.at(request.label),
+                                    method=request.method, json=request.json, ignore=self.response_actions,
+                                    parse=parse)
         if page.ignored:
             return self.processor.empty(request)
-        records = self.processor.select(page, request)
-        raw_count = len(records)
-        pk, cursor_field = self.processor.primary_key, self.processor.cursor_field
-        first = row_key(records[0], cursor_field, pk) if records and isinstance(records[0], dict) else None
-        last = row_key(records[-1], cursor_field, pk) if records and isinstance(records[-1], dict) else None
-        fill: Optional[Fill] = request.fill
-        if fill is not None:
-            records = [r for r in records if isinstance(r, dict) and _in_gap(row_key(r, cursor_field, pk), fill)]
-        elif self.overlap and request.offset != self.start and records:
-            records = records[1:]  # the previous page's last row
-        result = self.processor.process_records(records, request, raw_count)
-        result.total = self._read_total(page)
-        result.first_key, result.last_key = first, last
-        return result
+        outcome = page.doc
+        self.processor.converter.adopt_inferred(outcome.inferred)
+        return PageResult(request=request, table=outcome.table(), raw_count=outcome.raw_count, total=outcome.total,
+                          cursor_max=outcome.cursor_max, boundary=outcome.boundary, deleted=outcome.deleted,
+                          duplicates=outcome.duplicates, skipped_at_boundary=outcome.skipped,
+                          first_key=outcome.first_key, last_key=outcome.last_key)
 
-    def _read_total(self, page: Page) -> Optional[int]:
-        if self.total_path is None:
-            return None
-        from dlt.common import jsonpath
+    @property
+    def _worth_a_process(self) -> bool:
+        """Big tables only: a table of a page or two is converted in-thread, and an incremental
+        run with nothing to do never starts the worker processes at all."""
+        return self.end is not None and (self.end - self.start) >= POOL_MIN_ROWS
 
-        values = jsonpath.find_values(self.total_path, page.doc)
-        try:
-            return int(values[0]) if values and values[0] is not None else None
-        except (TypeError, ValueError):
-            return None
+    def _spec(self) -> Any:
+        if self._table_spec is None:
+            from dbsync.source.page_worker import TableSpec
+
+            p, c = self.processor, self.processor.converter
+            self._table_spec = TableSpec(
+                key=f"{id(self)}", table=c.table, type_map=c.type_map, deletes=c.deletes, where=p.where,
+                database_column=c.database_column, database_value=c.database_value, primary_key=p.primary_key,
+                cursor_field=p.cursor_field, data_selector=p.data_selector, total_path=self.total_path,
+                skip_cursor=p.skip_cursor, skip_hashes=frozenset(p.skip_hashes))
+        return self._table_spec
 
     # -- after each page (under the scheduler's lock) ----------------------------------------------
     def fetched(self, request: PageRequest, result: PageResult) -> None:
@@ -242,6 +267,8 @@ class OffsetReader(Reader):
 
     def _first_fetched(self, offset: int, count: int, result: PageResult) -> None:
         self.first_done = True
+        if self.pool is not None and result.total is not None and result.total - self.start >= POOL_MIN_ROWS:
+            self.pool.start()  # spawns the workers; pages convert in-thread until they are ready
         if result.total is None:
             self.sequential = True
             return
@@ -297,6 +324,32 @@ class OffsetReader(Reader):
         fill.previous_last = fill.lower = last
         fill.offset += self.step
         self.fills.append(self._fill_request(fill))
+
+
+def fetch_records_to_result(processor: PageProcessor, doc: Any, request: PageRequest, *, drop_first: bool,
+                            fill: Optional[Fill], total_path: Optional[str]) -> PageResult:
+    """A parsed response -> PageResult: pick the records, note where the page starts and ends in
+    cursor order, drop the overlapping row (or keep only a gap's rows), convert. Runs in a fetch
+    thread or in a worker process (dbsync.source.page_worker): the same code either way."""
+    from dbsync.http.paging import _MISSING, _find
+
+    records = processor.select_doc(doc, request)
+    raw_count = len(records)
+    pk, cursor_field = processor.primary_key, processor.cursor_field
+    first = row_key(records[0], cursor_field, pk) if records and isinstance(records[0], dict) else None
+    last = row_key(records[-1], cursor_field, pk) if records and isinstance(records[-1], dict) else None
+    if fill is not None:
+        records = [r for r in records if isinstance(r, dict) and _in_gap(row_key(r, cursor_field, pk), fill)]
+    elif drop_first and records:
+        records = records[1:]  # the previous page's last row
+    result = processor.process_records(records, request, raw_count)
+    total = _find(doc, total_path) if total_path else None
+    try:
+        result.total = None if total is None or total is _MISSING or isinstance(total, bool) else int(total)
+    except (TypeError, ValueError):
+        result.total = None
+    result.first_key, result.last_key = first, last
+    return result
 
 
 def _in_gap(key: RowKey, fill: Fill) -> bool:

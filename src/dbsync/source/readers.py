@@ -87,7 +87,10 @@ class PageProcessor:
         return result
 
     def select(self, page: Page, request: PageRequest) -> List[Any]:
-        records, _ = select_data(page.doc, self.data_selector, self.at(request.label))
+        return self.select_doc(page.doc, request)
+
+    def select_doc(self, doc: Any, request: PageRequest) -> List[Any]:
+        records, _ = select_data(doc, self.data_selector, self.at(request.label))
         return records
 
     def process(self, page: Page, request: PageRequest) -> Tuple[PageResult, List[Any]]:

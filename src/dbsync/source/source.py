@@ -34,6 +34,7 @@ from dbsync.source.convert import SYNCED_AT, TableConverter
 from dbsync.source.incremental import CursorState, advance, compare_cursors, format_cursor, request_params
 from dbsync.source.jobs import TableJob, build_jobs
 from dbsync.source.offset_reader import OffsetReader
+from dbsync.source.page_worker import ParsePool
 from dbsync.source.readers import (
     PageProcessor,
     PageResult,
@@ -65,6 +66,7 @@ class SyncSession:
         perf = config.performance
         self.scheduler = PageScheduler(perf.concurrency, perf.prefetch_pages)
         self.scheduler.on_start(self._load_cursors)
+        self.pool = ParsePool(_processes(perf.processes))
         self.readers: Dict[str, Reader] = {}
         self.cursors: Dict[str, CursorState] = {}
         self._open = len(jobs)
@@ -83,6 +85,8 @@ class SyncSession:
             processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
                                       primary_key=job.api_primary_key, cursor_field=job.cursor_field)
             reader = _make_reader(client, processor, job, config.incremental)
+            if isinstance(reader, OffsetReader) and self.pool.processes:
+                reader.pool = self.pool
             self.readers[job.resource_name] = reader
             self.scheduler.add_reader(reader)
             self.report.add(TableReport(job.resource_name, job.table_name, job.database, job.table.name))
@@ -117,7 +121,19 @@ class SyncSession:
 
     def close(self) -> None:
         self.scheduler.close()
+        self.pool.close()
         self.client.close()
+
+
+def _processes(configured: Optional[int]) -> int:
+    """Worker processes for page conversion: as configured, else one per core up to two (the
+    API server, dlt and the fetch threads need the rest)."""
+    import os
+
+    if configured is not None:
+        return configured
+    cores = os.cpu_count() or 1
+    return min(2, cores) if cores >= 2 else 0
 
 
 def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob,
