@@ -8,7 +8,8 @@ own process (so peak memory is its own):
 - **dbsync**: ``dbsync run`` with the reference config (pages of ``--page-size``), into DuckDB;
 - **ceiling**: by hand, no dlt: fetch every page sequentially, orjson, Arrow, one DuckDB insert.
 
-For each: rows/s, wall seconds, peak RSS (of the process and the children it waited for),
+For each: rows/s, wall seconds, peak memory (RSS summed over the process and its children,
+dbsync's page-converting worker processes included),
 requests the server saw; then the ratios dbsync/baseline and dbsync/ceiling. Medians of
 ``--repeat`` runs (the baseline takes about 90 s at 200,000 rows, so it has its own
 ``--baseline-repeat``). Machines here are noisy: read the ratios, not one absolute time.
@@ -38,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,12 +92,16 @@ def run_variant(variant: str, server: ReferenceServer, workdir: Path, args: List
     proc = subprocess.Popen([sys.executable, str(VARIANTS), variant, "--base-url", server.base_url,
                              "--workdir", str(workdir), *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    sampler = TreeRss(proc.pid)
+    sampler.start()
     out, err = proc.communicate()
     wall = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"{variant} failed ({proc.returncode}):\n{err[-3000:]}")
     doc = json.loads(out.strip().splitlines()[-1])
-    peak = _peak_rss_mb()
+    peak = max(_peak_rss_mb(), sampler.peak_mb)
     extra = {}
     for line in err.splitlines():
         if line.startswith("{"):
@@ -105,6 +111,44 @@ def run_variant(variant: str, server: ReferenceServer, workdir: Path, args: List
                 pass
     return Run(rows=doc["rows"], wall=wall, inner=doc["seconds"], peak_mb=peak, requests=len(server.requests()),
                extra=extra)
+
+
+class TreeRss(threading.Thread):
+    """Peak of the summed RSS of a process and all its descendants (worker processes included),
+    sampled every 20 ms from /proc."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_mb = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.peak_mb = max(self.peak_mb, _tree_rss_kb(self.pid) / 1024)
+            self.stop.wait(0.02)
+
+
+def _tree_rss_kb(root: int) -> int:
+    children: Dict[int, List[int]] = {}
+    rss: Dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/statm") as f:
+                rss[int(entry)] = int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
 
 
 def _peak_rss_mb() -> float:

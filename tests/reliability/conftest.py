@@ -37,8 +37,8 @@ def make_server(server_factory, secret, monkeypatch) -> Callable[..., object]:
     """A reference server that accepts only this test's key (also put where users put it)."""
     monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", secret)
 
-    def make(**kwargs):
-        settings = ServerSettings(api_keys={secret: None}, **kwargs)
+    def make(extra_keys=None, **kwargs):
+        settings = ServerSettings(api_keys={secret: None, **(extra_keys or {})}, **kwargs)
         return server_factory(settings)
 
     return make

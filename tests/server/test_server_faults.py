@@ -248,6 +248,14 @@ def test_fail_next_respects_its_path_prefix_and_order(server_factory, make_api):
     assert api.get("/v1/databases").status_code == 200
 
 
+def test_clear_fail_next_drops_pending_orders(server_factory, make_api):
+    server, api = _server(server_factory, make_api)
+    server.fail_next(5, status=500)
+    assert api.get("/v1/resource").status_code == 500
+    server.clear_fail_next()
+    assert api.get("/v1/resource").status_code == 200
+
+
 @pytest.mark.parametrize("args,message", [
     ({"count": 0}, "count"), ({"count": 1, "kind": "explode"}, "kind"), ({"count": 1, "status": 200}, "status"),
     ({"count": 1, "path_prefix": "/admin/"}, "cannot be faulted"), ({"count": 1, "path_prefix": "/health"}, "cannot"),

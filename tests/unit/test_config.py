@@ -203,3 +203,17 @@ def test_incremental_param_names_the_plain_cursor_parameter_of_params():
     assert plain.incremental.param == "since"
     template = parse_config(with_(REF, "incremental", {"params": {"filter": "updated >= '{cursor}'"}}))
     assert template.incremental.param is None
+
+
+
+@pytest.mark.parametrize("name", ["reference/dbsync.yaml", "reference/original.yaml", "datasette/dbsync.yaml",
+                                  "pocketbase/dbsync.yaml"])
+def test_example_configs_are_valid(name):
+    """The configs users copy from examples/ parse (a key put in a file would be refused)."""
+    from pathlib import Path
+
+    from dbsync.config.files import read_config_file
+
+    path = Path(__file__).resolve().parents[2] / "examples" / name
+    config = parse_config(read_config_file(path), source_name=name, from_file=True, resolve_secrets=False)
+    assert config.rest_api["resources"]

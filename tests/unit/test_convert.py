@@ -79,7 +79,7 @@ def test_fractional_number_in_an_integer_column_is_not_truncated():
     assert d[0]["qty"] == 2 and d[1]["qty"] is None and d[1]["qty__v_text"] == "2.5"
     with pytest.raises(DataError) as info:
         converter().convert([{"id": 1, "name": "a"}, {"id": 2.5, "name": "b"}], "page 1")
-    assert "value 2.5 of field 'id' does not fit its type bigint" in str(info.value)
+    assert "value 2.5 of key field 'id' does not fit its type bigint" in str(info.value)
 
 
 def test_integers_beyond_int64_are_kept_as_text():
@@ -100,14 +100,20 @@ def test_new_fields_are_inferred_and_announced_once(caplog):
     assert caplog.text.count("new field(s)") == 1
 
 
-def test_tombstones_get_placeholders_but_live_nulls_in_not_null_columns_fail():
+def test_tombstones_get_placeholders_and_live_nulls_relax_a_not_null_column(caplog):
     c = converter()
     t = c.convert([{"id": 1, "name": "a"}, {"id": 2, "at": "2024-01-01T00:00:00Z", "deleted": True}], "p")
     d = t.to_pylist()
     assert d[1]["deleted"] is True and d[1]["name"] == "" and d[0]["deleted"] is None
-    with pytest.raises(DataError) as info:
-        c.convert([{"id": 3, "name": None}], "offset 100")
-    assert "'name'" in str(info.value) and "offset 100" in str(info.value) and "{'id': 3}" in str(info.value)
+    assert c.relaxed == set()
+    with caplog.at_level(logging.WARNING):
+        t = c.convert([{"id": 3, "name": None}, {"id": 4, "at": "2024-01-01T00:00:00Z", "deleted": True}], "offset 100")
+    assert t["name"].to_pylist() == [None, ""]  # the live row keeps its null, the tombstone a placeholder
+    assert "'name'" in caplog.text and "offset 100" in caplog.text and "{'id': 3}" in caplog.text
+    assert c.relaxed == {"name"} and c.take_relaxed() == {"name"} and c.take_relaxed() == set()
+    with pytest.raises(DataError) as info:  # a key may never be empty
+        c.convert([{"id": None, "name": "x"}], "offset 200")
+    assert "primary key 'id'" in str(info.value)
 
 
 def test_records_without_primary_key_are_an_error():

@@ -4,6 +4,8 @@ templates, timestamps written back in the API's own shape, "" as no value in typ
 
 from __future__ import annotations
 
+import logging
+
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
@@ -60,12 +62,14 @@ def test_empty_string_is_no_value_in_typed_columns_but_stays_in_text():
     assert rows[1]["when"] == datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc) and rows[1]["n"] == 2.5
 
 
-def test_empty_string_in_a_not_null_typed_column_is_a_clear_error():
-    from dbsync.errors import DataError
-
-    with pytest.raises(DataError) as info:
-        converter([FieldInfo("n", "number", False)]).convert([{"id": 7, "n": ""}], "page 2")
-    assert "'n'" in str(info.value) and "{'id': 7}" in str(info.value)
+def test_empty_string_in_a_not_null_typed_column_is_kept_as_null_with_a_warning(caplog):
+    """The API's schema was wrong about the field: the data is kept, the column becomes nullable."""
+    c = converter([FieldInfo("n", "number", False)])
+    with caplog.at_level(logging.WARNING):
+        t = c.convert([{"id": 7, "n": ""}, {"id": 8, "n": 1.5}], "page 2")
+    assert t["n"].to_pylist() == [None, 1.5] and t.schema.field("n").nullable
+    assert "'n'" in caplog.text and "{'id': 7}" in caplog.text and "made nullable" in caplog.text
+    assert c.relaxed == {"n"} and c.column_hints()["n"]["nullable"] is True
 
 
 def test_zero_and_one_are_booleans_other_numbers_are_variants():

@@ -20,11 +20,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
-import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from dbsync import jsonio
 from dbsync.config.model import RetrySettings, SyncConfig
 from dbsync.errors import (
     ApiError,
@@ -323,8 +323,8 @@ def _matches_action(actions: Sequence[Mapping[str, Any]], status: int, content: 
 
 def _loads(content: bytes) -> Any:
     try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
+        return jsonio.loads(content)
+    except jsonio.JSONDecodeError:
         return _INVALID
 
 
@@ -333,8 +333,8 @@ def _error_detail(content: bytes, limit: int = 200) -> str:
     if not content:
         return ""
     try:
-        doc = orjson.loads(content)
-    except orjson.JSONDecodeError:
+        doc = jsonio.loads(content)
+    except jsonio.JSONDecodeError:
         doc = None
     if doc is None:
         text = content[:limit].decode("utf-8", "replace")
@@ -347,7 +347,7 @@ def _error_detail(content: bytes, limit: int = 200) -> str:
             msg = err.get("message") or err.get("detail") or err.get("code") or err
         else:
             msg = doc.get("message") or doc.get("detail") or err
-    text = msg if isinstance(msg, str) else orjson.dumps(msg).decode()
+    text = msg if isinstance(msg, str) else jsonio.dumps(msg).decode()
     text = " ".join(text.split())
     return redact(text if len(text) <= limit else text[: limit - 1] + "…")
 

@@ -38,6 +38,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Pattern, Tuple
 
 import orjson
 
+from dbsync import jsonio
 from dbsync.server.problems import Problem
 from dbsync.server.settings import FaultSettings
 from dbsync.server.state import ServerState
@@ -114,8 +115,8 @@ class AdminHandlers:
             parsed: Any = None
             if body.strip():
                 try:
-                    parsed = orjson.loads(body)
-                except orjson.JSONDecodeError as exc:
+                    parsed = jsonio.loads(body)
+                except jsonio.JSONDecodeError as exc:
                     raise Problem.bad_request(f"body is not valid JSON: {exc}") from None
             return 200, handler(match.groupdict(), query, parsed)
         if allowed:
@@ -225,7 +226,7 @@ class AdminHandlers:
     def patch_record(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
         record = self.state.store.update(params["db"], params["table"], _record_id(params["id"]), body,
                                          raw=_flag(query, "raw"))
-        return orjson.dumps(record)
+        return jsonio.dumps(record)
 
     def delete_record(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
         return orjson.dumps(self.state.store.delete(params["db"], params["table"], _record_id(params["id"])))

@@ -26,9 +26,9 @@ import threading
 from typing import Any, Dict, List, Optional, Sequence
 from urllib.parse import quote
 
-import orjson
 import requests
 
+from dbsync import jsonio
 from dbsync.server.requestlog import RequestLogEntry
 from dbsync.server.runner import LISTENING_PREFIX, ThreadedServer
 from dbsync.server.settings import FaultSettings, ServerSettings
@@ -176,11 +176,11 @@ class ReferenceServer:
     def _admin(self, method: str, path: str, body: Any = None, params: Optional[Dict[str, Any]] = None) -> Any:
         if self._session is None:
             raise RuntimeError("the reference server is not started")
-        data = None if body is None else orjson.dumps(body)
+        data = None if body is None else jsonio.dumps(body)
         response = self._session.request(method, self.base_url + path, data=data, params=params, timeout=120)
         try:
-            payload = orjson.loads(response.content) if response.content else None
-        except orjson.JSONDecodeError:
+            payload = jsonio.loads(response.content) if response.content else None
+        except jsonio.JSONDecodeError:
             raise AdminError(response.status_code, "invalid_response", response.text[:200]) from None
         if response.status_code >= 400:
             error = (payload or {}).get("error", {}) if isinstance(payload, dict) else {}
@@ -257,6 +257,10 @@ class ReferenceServer:
         self._admin("POST", "/admin/fail-next", {"count": count, "kind": kind, "status": status,
                                                  "retry_after": retry_after, "path_prefix": path_prefix,
                                                  "seconds": seconds})
+
+    def clear_fail_next(self) -> None:
+        """Drop the fail-next orders still pending (random faults stay as they are)."""
+        self._admin("DELETE", "/admin/fail-next")
 
     def requests(self) -> List[RequestLogEntry]:
         """The request log (API requests only; admin calls are not logged), oldest first."""

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import orjson
 
+from dbsync import jsonio
 from dbsync.server.datagen import FIELD_TYPES, FieldSpec, GeneratedTable, validate_value
 from dbsync.server.problems import Problem
 from dbsync.server.timefmt import MICROS, format_timestamp, now_seconds, parse_instant
@@ -165,7 +166,7 @@ class Table:
     @staticmethod
     def _dumps(record: Mapping[str, Any]) -> bytes:
         try:
-            return orjson.dumps(record)
+            return jsonio.dumps(record)
         except TypeError as exc:  # e.g. an integer beyond 64 bits
             raise Problem.bad_request(f"record cannot be served as JSON: {exc}") from None
 
@@ -249,7 +250,7 @@ class Table:
         record = self._live(record_id)
         if not raw:
             self._check_values(changes, full=False)
-        merged = orjson.loads(record.body)
+        merged = jsonio.loads(record.body)
         merged.update({k: v for k, v in changes.items() if k not in ("id", "updated_at")})
         updated_us = self._now_us()
         updated_at = format_timestamp(updated_us // MICROS)

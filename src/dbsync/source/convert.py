@@ -86,6 +86,9 @@ class TableConverter:
         self._announced: Set[str] = set()
         self._inferred: Dict[str, ColumnPlan] = {}
         self._hinted: Set[str] = set()
+        self.relaxed: Set[str] = set()  # declared NOT NULL, but nulls arrived: nullable from now on
+        self._relaxed_pending: Set[str] = set()
+        self._nullable_hints: Set[str] = set()
 
     # -- hints for dlt ---------------------------------------------------------------------------
     def column_hints(self) -> Dict[str, Dict[str, Any]]:
@@ -94,7 +97,8 @@ class TableConverter:
         for plan in self.plans.values():
             if plan.dlt_type is None:
                 continue
-            hints[plan.name] = column_hint(plan.dlt_type, plan.nullable, plan.precision, plan.scale)
+            nullable = True if plan.name in self.relaxed else plan.nullable
+            hints[plan.name] = column_hint(plan.dlt_type, nullable, plan.precision, plan.scale)
         if self.deletes.mode != "ignore":
             hints[self.deletes.field] = {"data_type": "bool", "nullable": True}
             if self.deletes.mode == "delete" and self.primary_key:
@@ -113,13 +117,44 @@ class TableConverter:
                 if dlt_type and name not in self.plans and name not in self._inferred:
                     self._inferred[name] = ColumnPlan(name, dlt_type, arrow_type_for(dlt_type), None)
 
+    def _relax(self, plan: ColumnPlan, ident: Dict[str, Any], page: str) -> None:
+        with self._lock:
+            fresh = plan.name not in self.relaxed
+            self.relaxed.add(plan.name)
+            self._relaxed_pending.add(plan.name)
+        if fresh:
+            logger.warning("%s: field '%s' is declared not nullable by the API's schema, but %s has no value; "
+                           "the column is made nullable and the data kept", self._at(page).describe(), plan.name,
+                           ident)
+
+    def adopt_relaxed(self, names: Sequence[str]) -> None:
+        """Columns relaxed by a worker process (or by an earlier run, from state)."""
+        with self._lock:
+            fresh = set(names) - self.relaxed
+            self.relaxed |= fresh
+            self._relaxed_pending |= fresh
+
+    def take_relaxed(self) -> Set[str]:
+        """Columns that became nullable since the last call (the source alters the destination)."""
+        with self._lock:
+            fresh, self._relaxed_pending = self._relaxed_pending, set()
+        return fresh
+
+    def hint_nullable(self, columns: Any) -> None:
+        """Send ``nullable: true`` for these columns with the next batch."""
+        with self._lock:
+            self._nullable_hints |= set(columns)
+
     def take_new_hints(self) -> Dict[str, Dict[str, Any]]:
         """Hints for columns inferred since the last call that Arrow alone cannot type (JSON kept
-        as text). The resource sends them to dlt with the next batch."""
+        as text), and for columns that became nullable. Sent to dlt with the next batch."""
         with self._lock:
             fresh = {name: {"data_type": plan.dlt_type} for name, plan in self._inferred.items()
                      if plan.dlt_type == "json" and name not in self._hinted}
             self._hinted.update(fresh)
+            for name in self._nullable_hints:
+                fresh.setdefault(name, {})["nullable"] = True
+            self._nullable_hints = set()
         return fresh
 
     # -- converting ------------------------------------------------------------------------------
@@ -146,12 +181,12 @@ class TableConverter:
             values = [r.get(name) for r in records]
             plan = self.plans.get(name) or self._infer_plan(name, values)
             array, variant = self._build(plan, values, page)
-            if variant is not None and plan.nullable is False:
-                self._reject_variant_in_not_null(plan, variant, deleted_mask, page)
+            if variant is not None and plan.nullable is False and name in self.primary_key:
+                self._reject_variant_in_key(plan, variant, deleted_mask, page)
             if plan.nullable is False and array.null_count:
                 array = self._fill_not_null(plan, array, deleted_mask, records, page)
             arrays.append(array)
-            fields.append(pa.field(name, array.type, nullable=plan.nullable is not False))
+            fields.append(pa.field(name, array.type, nullable=plan.nullable is not False or name in self.relaxed))
             if variant is not None:
                 arrays.append(variant)
                 fields.append(pa.field(name + VARIANT_SUFFIX, pa.string()))
@@ -248,36 +283,45 @@ class TableConverter:
         relaxed = ColumnPlan(plan.name, plan.dlt_type, plan.arrow_type, None, plan.precision, plan.scale)
         return _fast_array(relaxed, good), pa.array(bad, pa.string())
 
-    def _reject_variant_in_not_null(self, plan: ColumnPlan, variant: pa.Array, deleted: Optional[pa.Array],
-                                    page: str) -> None:
-        """A NOT NULL (or key) column cannot move a value to a variant column: say which value."""
+    def _reject_variant_in_key(self, plan: ColumnPlan, variant: pa.Array, deleted: Optional[pa.Array],
+                               page: str) -> None:
+        """A primary key cannot move a value to a variant column: say which value."""
         index = next(i for i, v in enumerate(variant.to_pylist()) if v is not None)
         if deleted is not None and deleted[index].as_py():
             return
         raise DataError(
-            f"value {variant[index].as_py()} of field '{plan.name}' does not fit its type {plan.dlt_type}, "
-            f"and the field may not be empty (record {index})",
+            f"value {variant[index].as_py()} of key field '{plan.name}' does not fit its type {plan.dlt_type} "
+            f"(record {index})",
             where=self._at(page),
-            hint="the API changed the field's type; map it under 'types:' or fix the API",
+            hint="the API changed the key's type; map it under 'types:' or fix the API",
         )
 
     def _fill_not_null(self, plan: ColumnPlan, array: pa.Array, deleted: Optional[pa.Array],
                        records: List[Dict[str, Any]], page: str) -> pa.Array:
-        """Nulls in a NOT NULL column: fine on tombstones (placeholders), an error on live rows."""
+        """Nulls in a NOT NULL column: placeholders on tombstones (they never reach the table).
+
+        On live rows the API's schema was wrong (or a value changed type and went to the variant
+        column): the data is kept and the column becomes nullable, with a warning; the source
+        makes the destination column nullable before loading (see relax_columns). Only a
+        missing primary key is an error."""
         is_null = pc.is_null(array)
         if deleted is not None:
-            live_null = pc.and_(is_null, pc.invert(pc.fill_null(deleted, False)))
+            is_tombstone = pc.fill_null(deleted, False)
+            live_null = pc.and_(is_null, pc.invert(is_tombstone))
         else:
+            is_tombstone = None
             live_null = is_null
         if pc.any(live_null).as_py():
             index = pc.index(live_null, True).as_py()
             ident = {k: records[index].get(k) for k in self.primary_key} or {"record": index}
-            raise DataError(
-                f"field '{plan.name}' is declared not nullable by the API's schema, but {ident} has no value",
-                where=self._at(page),
-                hint="the schema endpoint is wrong about this field; fix the API or override it with "
-                "tables.list / types in the config",
-            )
+            if plan.name in self.primary_key:
+                raise DataError(f"record {ident} has no value for primary key '{plan.name}'", where=self._at(page),
+                                hint="records must carry their primary key")
+            self._relax(plan, ident, page)
+            if is_tombstone is None:
+                return array
+            placeholder = pa.scalar(_placeholder(array.type), type=array.type)
+            return pc.if_else(is_tombstone, pc.fill_null(array, placeholder), array)
         placeholder = pa.scalar(_placeholder(array.type), type=array.type)
         return pc.if_else(is_null, placeholder, array)
 

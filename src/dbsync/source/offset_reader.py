@@ -216,6 +216,7 @@ class OffsetReader(Reader):
             return self.processor.empty(request)
         outcome = page.doc
         self.processor.converter.adopt_inferred(outcome.inferred)
+        self.processor.converter.adopt_relaxed(outcome.relaxed)
         return PageResult(request=request, table=outcome.table(), raw_count=outcome.raw_count, total=outcome.total,
                           cursor_max=outcome.cursor_max, boundary=outcome.boundary, deleted=outcome.deleted,
                           duplicates=outcome.duplicates, skipped_at_boundary=outcome.skipped,

@@ -72,6 +72,7 @@ class PageOutcome:
     last_key: Any
     logs: List[Tuple[int, str]] = field(default_factory=list)
     inferred: Dict[str, Optional[str]] = field(default_factory=dict)
+    relaxed: List[str] = field(default_factory=list)
 
     def table(self) -> pa.Table:
         return pa.ipc.open_stream(self.ipc).read_all()
@@ -118,15 +119,14 @@ def _processor(spec: TableSpec) -> Any:
 
 def convert_page(spec: TableSpec, job: PageJob, body: bytes) -> Any:
     """Worker entry point: raw body -> PageOutcome (or INVALID_JSON)."""
-    import orjson
-
+    from dbsync import jsonio
     from dbsync.source.offset_reader import Fill, fetch_records_to_result
     from dbsync.source.readers import PageRequest
 
     del _captured[:]
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        doc = jsonio.loads(body)
+    except jsonio.JSONDecodeError:
         return INVALID_JSON
     processor = _processor(spec)
     request = PageRequest("", {}, label=job.label, offset=job.offset, limit=job.limit)
@@ -141,7 +141,7 @@ def convert_page(spec: TableSpec, job: PageJob, body: bytes) -> Any:
                        cursor_max=result.cursor_max, boundary=result.boundary, deleted=result.deleted,
                        duplicates=result.duplicates, skipped=result.skipped_at_boundary,
                        first_key=result.first_key, last_key=result.last_key, logs=list(_captured),
-                       inferred=inferred)
+                       inferred=inferred, relaxed=sorted(processor.converter.relaxed))
 
 
 # -- the worker process's main loop --------------------------------------------------------------

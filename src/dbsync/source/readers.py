@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
@@ -24,7 +25,7 @@ import requests
 
 from dbsync.errors import ResponseFormatError, Where
 from dbsync.http.client import ApiClient, Page
-from dbsync.http.paging import _find, make_paginator, select_data
+from dbsync.http.paging import make_paginator, select_data
 from dbsync.source.convert import TableConverter
 
 logger = logging.getLogger("dbsync.readers")
@@ -60,7 +61,10 @@ class PageResult:
 
 def row_hash(record: Dict[str, Any]) -> str:
     """A stable fingerprint of a record's content (to recognise a row already loaded)."""
-    data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # integers beyond 64 bits: the standard library writes them exactly
+        data = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
     return hashlib.blake2b(data, digest_size=10).hexdigest()
 
 

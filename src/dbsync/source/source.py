@@ -101,6 +101,9 @@ class SyncSession:
         for job in self.jobs:
             reader = self.readers[job.resource_name]
             report = self.report.tables[job.resource_name]
+            persisted = (resources_state.get(job.resource_name) or {}).get("relaxed")
+            if persisted:
+                self.converters[job.resource_name].adopt_relaxed(persisted)
             if not job.cursor_field:
                 continue
             state = CursorState.from_state(resources_state.get(job.resource_name))
@@ -174,6 +177,9 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                 if result is None:
                     break
                 _count(report, result)
+                relaxed = converter.take_relaxed()
+                if relaxed:
+                    _relax_destination(job, converter, relaxed)
                 table = result.table
                 if mark_deletes and result.deleted:
                     table, tombstones = _split_tombstones(table, session.config.deletes.field)
@@ -280,6 +286,32 @@ def _tombstone_batches(job: TableJob, tombstones: pa.Table, *, first: bool) -> I
         columns={SYNCED_AT: {"data_type": "timestamp", "dedup_sort": "desc"}},
     )
     yield dlt.mark.with_hints(side, hints, create_table_variant=True)
+
+
+def _relax_destination(job: TableJob, converter: TableConverter, columns: Any) -> None:
+    """Columns the API declared NOT NULL received nulls: make them nullable where they already
+    exist (the table and its staging copy), remember it in the table's state, and have the next
+    batch carry the hint. dlt never changes an existing column's nullability by itself."""
+    state = dlt.current.resource_state(job.resource_name)
+    state["relaxed"] = sorted(set(state.get("relaxed") or []) | set(columns))
+    converter.hint_nullable(columns)
+    try:
+        pipeline = dlt.current.pipeline()
+        naming = pipeline.default_schema.naming if pipeline.default_schema_name else None
+        table = naming.normalize_path(job.table_name) if naming else job.table_name
+        with pipeline.sql_client() as client:
+            for qualified in (client.make_qualified_table_name(table),
+                              ".".join(client.make_qualified_table_name_path(table,
+                                                                             dataset_name=client.staging_dataset_name))):
+                for column in columns:
+                    name = client.escape_column_name(naming.normalize_identifier(column) if naming else column)
+                    try:
+                        client.execute_sql(f"ALTER TABLE {qualified} ALTER COLUMN {name} DROP NOT NULL")
+                    except Exception:  # the table (or its staging copy) does not exist yet: nothing to alter
+                        pass
+    except Exception as exc:  # no destination to reach from here: the load will say what is wrong
+        logger.warning("could not make columns %s of %s nullable in the destination: %s", sorted(columns),
+                       job.table_name, type(exc).__name__)
 
 
 def _batch(converter: TableConverter, tables: List[pa.Table]) -> Any:

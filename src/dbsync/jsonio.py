@@ -1,0 +1,45 @@
+"""JSON in and out: orjson's speed, without losing integers beyond 64 bits.
+
+orjson parses an integer outside [-2**63, 2**64) as a float, silently: 2**70 arrives as
+1.1805916207174113e+21, and its last digits are gone. JSON itself has no such limit and APIs
+written in Python, Ruby or JavaScript-with-BigInt do send such numbers. So a body that holds a
+run of 19 or more digits right after ``[``, ``:`` or ``,`` (a number that may not fit) is parsed
+by the standard library instead, which keeps every digit; all other bodies take orjson's path.
+The scan is one C regex over the bytes, cheap next to the parse.
+
+Serializing, orjson refuses such integers (TypeError); :func:`dumps` then falls back to the
+standard library with the same compact output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Union
+
+import orjson
+
+__all__ = ["JSONDecodeError", "dumps", "loads"]
+
+JSONDecodeError = json.JSONDecodeError  # orjson.JSONDecodeError derives from it
+
+_LONG_NUMBER = re.compile(rb"[\[:,]\s*-?\d{19}")
+
+
+def loads(data: Union[bytes, bytearray, memoryview, str]) -> Any:
+    """Parse JSON; raises :data:`JSONDecodeError` (a ValueError) on invalid input."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if _LONG_NUMBER.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # e.g. 1e400, which orjson refuses: let the standard library have the last word
+    return json.loads(raw)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON, like orjson.dumps, also for integers beyond 64 bits."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
