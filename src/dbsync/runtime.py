@@ -94,3 +94,27 @@ def _use_system_arrow_pool() -> None:
         pass
 
 
+
+
+def exit_process(code: int) -> None:
+    """End the process now, skipping the interpreter's teardown.
+
+    Python's finalization frees every module and object one by one: after importing dlt,
+    pyarrow and DuckDB that takes 0.3-0.45 s here (measured: a bare ``import dlt, duckdb,
+    pyarrow`` process, 0.96 s wall against 0.70 s of work), a fifth of a run with nothing to sync.
+    Everything a normal exit does for the program runs first: atexit handlers (multiprocessing's,
+    servers this process started), logging's shutdown (also an atexit handler), and flushing
+    stdout and stderr. Only for the console entry point: library callers keep normal exits.
+    """
+    import atexit
+    import sys
+
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # a closed pipe: nothing more can be said
+                pass
+        os._exit(code)

@@ -28,7 +28,13 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Called with ``argv`` (from Python), it raises SystemExit as
+    usual; as the process's own entry point it exits without the interpreter's slow teardown."""
     from dbsync.cli.errors import run_app
 
-    sys.exit(run_app(app, argv))
+    code = run_app(app, argv)
+    if argv is None:
+        from dbsync.runtime import exit_process
+
+        exit_process(code)
+    sys.exit(code)
