@@ -233,12 +233,18 @@ def report(title: str, summaries: List[Summary]) -> None:
 
 def scenario_runs(server: ReferenceServer, tmp: Path, tables: List[str], variants: Dict[str, List[str]],
                   repeats: Dict[str, int]) -> List[Summary]:
-    summaries = []
-    for name, args in variants.items():
-        runs = [measure(name, server.base_url, server.api_key, server.admin_key, tmp / name, args)
-                for _ in range(repeats.get(name, 1))]
-        summaries.append(Summary(name, runs))
-    return summaries
+    """Round-robin: round r runs every variant once, so each median covers the same stretch of
+    time (this machine has slow minutes: one variant's runs all in one of them would skew the
+    ratios). A variant with fewer repeats (the slow baseline) runs in the middle rounds."""
+    rounds = max(repeats.get(name, 1) for name in variants)
+    runs: Dict[str, List[Run]] = {name: [] for name in variants}
+    for r in range(rounds):
+        for name, args in variants.items():
+            count = repeats.get(name, 1)
+            start = (rounds - count) // 2
+            if start <= r < start + count:
+                runs[name].append(measure(name, server.base_url, server.api_key, server.admin_key, tmp / name, args))
+    return [Summary(name, runs[name]) for name in variants]
 
 
 def full(args: argparse.Namespace, tmp: Path, include_baseline: bool = True) -> List[Summary]:
