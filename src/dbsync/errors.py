@@ -62,10 +62,10 @@ class Where:
             parts.append(f"database '{self.database}'")
         if self.table is not None:
             parts.append(f"table '{self.table}'")
+        elif self.path is not None:  # discovery requests: the path says which list was read
+            parts.append(f"path {self.path}")
         if self.page is not None:
             parts.append(self.page)
-        if self.path is not None and not parts:
-            parts.append(f"path {self.path}")
         return ", ".join(parts)
 
 

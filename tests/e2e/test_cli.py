@@ -156,6 +156,10 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "3 rows upserted, 1 deleted" in proc.stdout
     with duckdb.connect(str(tmp_path / "demo" / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT COUNT(*) FROM demo.acme__orders").fetchone()[0] == 401
+    # the command the demo suggests works as printed, from where the demo ran
+    suggested = proc.stdout.split("Try:")[1].strip().splitlines()[0].strip()
+    shown = subprocess.run(suggested, shell=True, cwd=tmp_path, capture_output=True, text=True)
+    assert shown.returncode == 0 and "customer_name" in shown.stdout, (suggested, shown.stderr)
 
 
 def test_two_runs_at_once_refuse_cleanly(project):

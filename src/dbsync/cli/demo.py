@@ -47,7 +47,8 @@ def demo(
             console.print("  " + line)
     console.print()
     console.print(f"Data is in [bold]{result.duckdb_path}[/bold] (dataset 'demo'); server stopped. Try:")
-    console.print(f"  python -c \"import duckdb; print(duckdb.connect('{result.duckdb_path}').sql('select id, customer_name, quantity, unit_price from demo.acme__orders order by id limit 5'))\"")
+    console.print(f"  {_this_python()} -c \"import duckdb; print(duckdb.connect('{result.duckdb_path}').sql('select id, customer_name, quantity, unit_price from demo.acme__orders order by id limit 5'))\"",
+                  soft_wrap=True, highlight=False)  # one line to copy, however narrow the terminal
     code = result.full.exit_code() or (result.incremental.exit_code() if result.incremental else 0)
     if code:
         raise typer.Exit(code)
@@ -55,3 +56,13 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
+
+
+def _this_python() -> str:
+    """The interpreter running dbsync (it has duckdb), as short as it can be said from here:
+    ``.venv/bin/python`` after scripts/demo, where a bare ``python`` may lack duckdb."""
+    import os
+    import sys
+
+    relative = os.path.relpath(sys.executable)
+    return relative if not relative.startswith("..") else sys.executable
