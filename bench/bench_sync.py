@@ -43,7 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import requests
 
@@ -352,7 +352,7 @@ def ratelimit(args: argparse.Namespace, tmp: Path) -> Dict[str, Dict[str, float]
         settings = ServerSettings(seed=42, databases=2, tables_per_database=2,
                                   rows_per_table=max(1, int(rows // 4)), faults=faults)
         with ReferenceServer(settings, mode="process") as server:
-            run = measure("dbsync", server.base_url, server.api_key, server.admin_key, tmp / "ratelimit",
+            measure("dbsync", server.base_url, server.api_key, server.admin_key, tmp / "ratelimit",
                           ["--page-size", str(args.rate_page_size)])
             log = server.requests()
         label = "with rate-limit headers" if headers else "without headers (429 + Retry-After only)"
@@ -415,7 +415,7 @@ def targets(args: argparse.Namespace, tmp: Path) -> None:
     growth = m["dbsync"].median("peak_mb") / f["dbsync"].median("peak_mb")
     checks.append(("2. 1M peak memory <= 1.2x dbsync's at 200k", growth <= 1.2, f"x{growth:.2f}"))
     inc = incremental(args, tmp)
-    again, full_run, tables = inc["again"], inc["full"], inc["tables"]
+    again, tables = inc["again"], inc["tables"]
     expected = 1 + tables + tables  # database list + schemas + one records request per table
     checks.append(("3. no-change run: one records request per table plus discovery",
                    again.requests == expected and again.rows == 0, f"{again.requests} requests, {again.rows} rows"))

@@ -5,7 +5,6 @@ step in its own process) into PostgreSQL; the result equals a single ``dbsync ru
 from __future__ import annotations
 
 import importlib.util
-import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal

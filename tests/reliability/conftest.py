@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from pathlib import Path
-from typing import Callable, List
+from typing import Callable
 
 import pytest
 

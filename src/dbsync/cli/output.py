@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional
+from typing import List, Optional
 
 from rich.table import Table
 from rich.text import Text

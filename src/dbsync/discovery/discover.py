@@ -10,14 +10,14 @@ import fnmatch
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from dbsync.config.model import FieldsEndpoint, FieldShape, ListEndpoint, SchemaEndpoint, SyncConfig, TableSpec
 from dbsync.discovery.catalog import Catalog, DatabaseInfo, FieldInfo, TableInfo
 from dbsync.discovery.placeholders import fill_params, fill_path
 from dbsync.errors import AuthError, ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError, Where
 from dbsync.http.client import ApiClient
-from dbsync.http.paging import iter_pages, select_data
+from dbsync.http.paging import iter_pages
 
 logger = logging.getLogger("dbsync.discovery")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from typing import Any, Iterable, List, Set
+from typing import Any, List, Set
 from urllib.parse import quote, quote_plus
 
 MASK = "***"

@@ -33,10 +33,10 @@ import copy
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Optional, Sequence, Tuple
 
 from dbsync.errors import DataError
-from dbsync.http.client import ApiClient, Page
+from dbsync.http.client import ApiClient
 from dbsync.source.incremental import parse_instant
 from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader
 

@@ -145,12 +145,14 @@ def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob,
     kwargs = dict(path=job.path, params=job.params, method=job.method, json=job.json,
                   response_actions=job.response_actions)
     if paginator is not None and is_concurrent_offset(paginator, job.method):
-        cursor_params = None
+        cursor_params: Optional[Callable[[Any], Dict[str, Any]]] = None
         if job.cursor_field:
             cursor_field = job.cursor_field
 
-            def cursor_params(value: Any) -> Dict[str, Any]:
+            def _cursor_params(value: Any) -> Dict[str, Any]:
                 return request_params(settings, format_cursor(value, settings.value_format), cursor_field)
+
+            cursor_params = _cursor_params
 
         return OffsetReader(client, processor, paginator=paginator, cursor_params=cursor_params, **kwargs)
     return SequentialReader(client, processor, paginator_cfg=job.paginator, **kwargs)
