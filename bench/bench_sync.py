@@ -43,7 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import requests
 
@@ -304,6 +304,15 @@ def incremental(args: argparse.Namespace, tmp: Path) -> Dict[str, Run]:
     return {"full": full_run, "again": again, "cli": cli, "tables": len(tables)}  # type: ignore[dict-item]
 
 
+def _measure_again(server: ReferenceServer, workdir: Path, args: argparse.Namespace) -> Run:
+    """Like measure(), but keeps the workdir (the pipeline state of the first run)."""
+    out, wall, requests_seen = _timed_rerun(server, [sys.executable, str(VARIANTS), "dbsync", "--base-url",
+                                                     server.base_url, "--workdir", str(workdir),
+                                                     "--page-size", str(args.page_size)])
+    doc = json.loads(out.strip().splitlines()[-1])
+    return Run(rows=doc["rows"], wall=wall, inner=doc["seconds"], peak_mb=0.0, requests=requests_seen)
+
+
 def _measure_cli_again(server: ReferenceServer, workdir: Path, args: argparse.Namespace) -> Run:
     """The no-change run once more, through the `dbsync` CLI as a user runs it (same state)."""
     import yaml
@@ -315,31 +324,23 @@ def _measure_cli_again(server: ReferenceServer, workdir: Path, args: argparse.Na
     config["resources"][0]["endpoint"]["paginator"]["limit"] = args.page_size
     path = workdir / "dbsync.yaml"
     path.write_text(yaml.safe_dump(config))
+    _, wall, requests_seen = _timed_rerun(server, [
+        sys.executable, "-m", "dbsync", "run", "-c", str(path), "--no-progress",
+        "--destination", str(workdir / "dbsync.duckdb"), "--dataset", "bench",
+        "--pipeline-name", "bench_dbsync", "--pipelines-dir", str(workdir / "pipelines")])
+    return Run(rows=0, wall=wall, inner=wall, peak_mb=0.0, requests=requests_seen)
+
+
+def _timed_rerun(server: ReferenceServer, command: List[str]) -> Tuple[str, float, int]:
+    """Run a sync command against the server with a clean request log: (stdout, wall s, requests)."""
     env = dict(os.environ, SOURCES__DBSYNC__API_KEY=server.api_key, RUNTIME__DLTHUB_TELEMETRY="false")
     server.clear_requests()
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "dbsync", "run", "-c", str(path), "--no-progress",
-                          "--destination", str(workdir / "dbsync.duckdb"), "--dataset", "bench",
-                          "--pipeline-name", "bench_dbsync", "--pipelines-dir", str(workdir / "pipelines")],
-                         env=env, capture_output=True, text=True)
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
-    return Run(rows=0, wall=wall, inner=wall, peak_mb=0.0, requests=len(server.requests()))
-
-
-def _measure_again(server: ReferenceServer, workdir: Path, args: argparse.Namespace) -> Run:
-    """Like measure(), but keeps the workdir (the pipeline state of the first run)."""
-    env = dict(os.environ, SOURCES__DBSYNC__API_KEY=server.api_key, RUNTIME__DLTHUB_TELEMETRY="false")
-    server.clear_requests()
-    started = time.perf_counter()
-    out = subprocess.run([sys.executable, str(VARIANTS), "dbsync", "--base-url", server.base_url, "--workdir",
-                          str(workdir), "--page-size", str(args.page_size)], env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if out.returncode != 0:
-        raise SystemExit(out.stderr[-3000:])
-    doc = json.loads(out.stdout.strip().splitlines()[-1])
-    return Run(rows=doc["rows"], wall=wall, inner=doc["seconds"], peak_mb=0.0, requests=len(server.requests()))
+    return out.stdout, wall, len(server.requests())
 
 
 def ratelimit(args: argparse.Namespace, tmp: Path) -> Dict[str, Dict[str, float]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Union
+from typing import Any, Callable, Optional, Union
 
 import orjson
 
@@ -37,9 +37,13 @@ def loads(data: Union[bytes, bytearray, memoryview, str]) -> Any:
     return json.loads(raw)
 
 
-def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON, like orjson.dumps, also for integers beyond 64 bits."""
+def dumps(obj: Any, *, sort_keys: bool = False, default: Optional[Callable[[Any], Any]] = None) -> bytes:
+    """Compact UTF-8 JSON, like orjson.dumps, also for integers beyond 64 bits. ``default``
+    turns values JSON has no type for into ones it has (e.g. ``str``); without it they raise
+    TypeError."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     try:
-        return orjson.dumps(obj)
+        return orjson.dumps(obj, default=default, option=option)
     except TypeError:
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys,
+                          default=default).encode()

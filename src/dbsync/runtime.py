@@ -94,8 +94,6 @@ def _use_system_arrow_pool() -> None:
         pass
 
 
-
-
 def exit_process(code: int) -> None:
     """End the process now, skipping the interpreter's teardown.
 

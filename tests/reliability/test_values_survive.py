@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dbsync.config.model import DeleteSettings
@@ -109,8 +110,6 @@ def test_values_come_out_of_the_destination_as_the_server_sent_them(values_serve
     assert_same_rows(workspace.rows(f"acme__{name}"), server.records("acme", name),
                      field_types(server.schema("acme"), name))
 
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dbsync import jsonio
 from dbsync.config.model import DeleteSettings
 from dbsync.discovery.catalog import TableInfo
 from dbsync.discovery.types import arrow_type_for, column_hint, dlt_type_for
@@ -87,8 +88,8 @@ class TableConverter:
         self._inferred: Dict[str, ColumnPlan] = {}
         self._hinted: Set[str] = set()
         self.relaxed: Set[str] = set()  # declared NOT NULL, but nulls arrived: nullable from now on
-        self._relaxed_pending: Set[str] = set()
-        self._nullable_hints: Set[str] = set()
+        self._relaxed_pending: Set[str] = set()  # relaxed, the destination not altered yet
+        self._hinted_nullable: Set[str] = set()
 
     # -- hints for dlt ---------------------------------------------------------------------------
     def column_hints(self) -> Dict[str, Dict[str, Any]]:
@@ -140,11 +141,6 @@ class TableConverter:
             fresh, self._relaxed_pending = self._relaxed_pending, set()
         return fresh
 
-    def hint_nullable(self, columns: Any) -> None:
-        """Send ``nullable: true`` for these columns with the next batch."""
-        with self._lock:
-            self._nullable_hints |= set(columns)
-
     def take_new_hints(self) -> Dict[str, Dict[str, Any]]:
         """Hints for columns inferred since the last call that Arrow alone cannot type (JSON kept
         as text), and for columns that became nullable. Sent to dlt with the next batch."""
@@ -152,9 +148,9 @@ class TableConverter:
             fresh = {name: {"data_type": plan.dlt_type} for name, plan in self._inferred.items()
                      if plan.dlt_type == "json" and name not in self._hinted}
             self._hinted.update(fresh)
-            for name in self._nullable_hints:
+            for name in self.relaxed - self._hinted_nullable:
                 fresh.setdefault(name, {})["nullable"] = True
-            self._nullable_hints = set()
+            self._hinted_nullable |= self.relaxed
         return fresh
 
     # -- converting ------------------------------------------------------------------------------
@@ -302,7 +298,7 @@ class TableConverter:
 
         On live rows the API's schema was wrong (or a value changed type and went to the variant
         column): the data is kept and the column becomes nullable, with a warning; the source
-        makes the destination column nullable before loading (see relax_columns). Only a
+        makes the destination column nullable before loading (source._relax_destination). Only a
         missing primary key is an error."""
         is_null = pc.is_null(array)
         if deleted is not None:
@@ -405,12 +401,7 @@ def _epoch_to_timestamp(numbers: pa.Array, t: pa.DataType) -> pa.Array:
 def _as_json_text(value: Any) -> str:
     if isinstance(value, str):
         return orjson.dumps(value).decode()
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # integers beyond 64 bits: the standard library writes them exactly
-        import json
-
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return jsonio.dumps(value, default=str).decode()
 
 
 def _infer_dlt_type(sample: Any) -> str:

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import requests
 
+from dbsync import jsonio
 from dbsync.errors import ResponseFormatError, Where
 from dbsync.http.client import ApiClient, Page
 from dbsync.http.paging import make_paginator, select_data
@@ -61,10 +60,7 @@ class PageResult:
 
 def row_hash(record: Dict[str, Any]) -> str:
     """A stable fingerprint of a record's content (to recognise a row already loaded)."""
-    try:
-        data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    except TypeError:  # integers beyond 64 bits: the standard library writes them exactly
-        data = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    data = jsonio.dumps(record, sort_keys=True, default=str)
     return hashlib.blake2b(data, digest_size=10).hexdigest()
 
 

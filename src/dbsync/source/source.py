@@ -181,7 +181,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                 _count(report, result)
                 relaxed = converter.take_relaxed()
                 if relaxed:
-                    _relax_destination(job, converter, relaxed)
+                    _relax_destination(job, relaxed)
                 table = result.table
                 if mark_deletes and result.deleted:
                     table, tombstones = _split_tombstones(table, session.config.deletes.field)
@@ -290,13 +290,13 @@ def _tombstone_batches(job: TableJob, tombstones: pa.Table, *, first: bool) -> I
     yield dlt.mark.with_hints(side, hints, create_table_variant=True)
 
 
-def _relax_destination(job: TableJob, converter: TableConverter, columns: Any) -> None:
+def _relax_destination(job: TableJob, columns: Any) -> None:
     """Columns the API declared NOT NULL received nulls: make them nullable where they already
-    exist (the table and its staging copy), remember it in the table's state, and have the next
-    batch carry the hint. dlt never changes an existing column's nullability by itself."""
+    exist (the table and its staging copy) and remember it in the table's state; the next batch
+    carries the hint (TableConverter.take_new_hints). dlt never changes an existing column's
+    nullability by itself."""
     state = dlt.current.resource_state(job.resource_name)
     state["relaxed"] = sorted(set(state.get("relaxed") or []) | set(columns))
-    converter.hint_nullable(columns)
     try:
         pipeline = dlt.current.pipeline()
         naming = pipeline.default_schema.naming if pipeline.default_schema_name else None
