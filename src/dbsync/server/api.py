@@ -10,7 +10,7 @@ existing or not, so a limited key cannot probe which tenants exist.
 from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Tuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
@@ -68,10 +68,14 @@ class ApiHandlers:
         limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, self.settings.max_limit)
         return offset, limit
 
-    def route(self, method: str, path: str, query: Mapping[str, str], grant: Optional[List[str]]) -> bytes:
-        """Dispatch an authenticated ``/v1`` request to its handler; returns the 200 body."""
+    def route(self, method: str, path: str, query: Mapping[str, str], grant: Optional[List[str]],
+              headers: Optional[List[Tuple[bytes, bytes]]] = None, base_url: str = "") -> bytes:
+        """Dispatch an authenticated ``/v1`` request to its handler; returns the 200 body. Paging
+        headers (``total_header``, ``next_page_header``) are appended to ``headers``."""
         if path == "/v1/resource":
-            handler = self.resource
+            if method not in ("GET", "HEAD"):
+                raise Problem(405, f"method {method} not allowed on {path}; use GET")
+            return self.resource(query, grant, headers=headers, base_url=base_url)
         elif path == "/v1/databases":
             handler = self.databases
         elif path.startswith(_SCHEMA_PREFIX) and path.endswith(_SCHEMA_SUFFIX) and \
@@ -98,7 +102,8 @@ class ApiHandlers:
         self._check_grant(grant, database)
         return orjson.dumps(self.store.schema(database))
 
-    def resource(self, query: Mapping[str, str], grant: Optional[List[str]]) -> bytes:
+    def resource(self, query: Mapping[str, str], grant: Optional[List[str]],
+                 headers: Optional[List[Tuple[bytes, bytes]]] = None, base_url: str = "") -> bytes:
         """``GET /v1/resource``: one page of a table, live by id or changes since a time."""
         database = query.get("database")
         table = query.get("table")
@@ -118,7 +123,24 @@ class ApiHandlers:
         if table is None:
             table = DEFAULT_TABLE
         self._check_grant(grant, database)
-        return self.store.page(database, table, offset, limit, since_us)
+        body, real_total = self.store.page_and_count(database, table, offset, limit, since_us)
+        if headers is not None:
+            self._paging_headers(headers, query, offset, limit, real_total, base_url)
+        return body
+
+    def _paging_headers(self, headers: List[Tuple[bytes, bytes]], query: Mapping[str, str], offset: int,
+                        limit: int, real_total: int, base_url: str) -> None:
+        settings = self.settings
+        if settings.total_header:
+            headers.append((settings.total_header.lower().encode(),
+                            b"%d" % self.store.announced_total(real_total)))
+        if settings.next_page_header and offset + limit < real_total:
+            params = {k: v for k, v in query.items() if k != "api_key"}  # the client adds its own auth
+            params.update(offset=str(offset + limit), limit=str(limit))
+            url = f"{base_url}/v1/resource?{urlencode(params)}"
+            name = settings.next_page_header
+            value = f'<{url}>; rel="next"' if name.lower() == "link" else url
+            headers.append((name.lower().encode(), value.encode()))
 
 
 def parse_query(raw: bytes) -> Dict[str, str]:

@@ -91,7 +91,7 @@ class ReferenceApp:
         else:
             if decision is not None and decision.kind == "slow":
                 await asyncio.sleep(decision.seconds)
-            status, body, fault = self._answer(method, path, query, key, headers, fault)
+            status, body, fault = self._answer(method, path, query, key, headers, fault, _base_url(scope))
             if decision is not None and decision.kind == "truncate":
                 body = body[:len(body) // 2]
             await self._send(send, status, body, headers, method)
@@ -102,7 +102,7 @@ class ReferenceApp:
             duration_ms=round((time.perf_counter() - started) * 1000, 3)))
 
     def _answer(self, method: str, path: str, query: Dict[str, str], key: Optional[str], headers: Headers,
-                fault: Optional[str]) -> Tuple[int, bytes, Optional[str]]:
+                fault: Optional[str], base_url: str = "") -> Tuple[int, bytes, Optional[str]]:
         """Status and body of a non-faulted (or slow/truncated) request; fills ``headers``."""
         try:
             if path == "/health":
@@ -123,7 +123,7 @@ class ReferenceApp:
                     raise Problem(429, f"rate limit of {limiter.rate:g} requests per second "
                                        f"(burst {limiter.burst}) exceeded; retry after "
                                        f"{math.ceil(rate.retry_after)} seconds")
-            return 200, self.api.route(method, path, query, grant), fault
+            return 200, self.api.route(method, path, query, grant, headers, base_url), fault
         except Problem as problem:
             return problem.status, error_body(problem.code, self._maybe_echo(problem.message, key)), fault
         except Exception as exc:  # a bug: answer like a server would, keep the details in the log
@@ -191,6 +191,15 @@ class ReferenceApp:
             logger.exception("unexpected error answering admin %s %s", scope["method"], scope["path"])
             status, out = 500, error_body("internal_error", f"internal error: {type(exc).__name__}: {exc}")
         await self._send(send, status, out, [])
+
+
+def _base_url(scope: Dict[str, Any]) -> str:
+    """``scheme://host:port`` as the client addressed the server (for next-page URLs)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"host":
+            return f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
+    server = scope.get("server") or ("127.0.0.1", 0)
+    return f"{scope.get('scheme', 'http')}://{server[0]}:{server[1]}"
 
 
 def create_app(settings: Optional[ServerSettings] = None) -> ReferenceApp:

@@ -128,6 +128,13 @@ class ServerSettings:
     ``api_keys`` maps a key to the database ids it is granted, or ``None`` for all databases.
     ``default_table_rows`` sizes only the default table (the first database's ``orders``), so a
     benchmark can have a 200,000-row table without generating every other table at that size.
+
+    The paging options make ``/v1/resource`` behave like APIs dbsync must not be fooled by:
+    ``total_bias`` is added to every announced total (never below 0: a planner's estimate, too low
+    or too high), ``total_in_body`` False drops ``total`` from the body, ``total_header`` also
+    announces it in that response header (e.g. ``X-Total-Count``), and ``next_page_header`` names a
+    header announcing the next page while more rows follow: ``Link`` as RFC 8288
+    (``<url>; rel="next"``), any other name as the bare URL (e.g. ``Next-Page: <url>``).
     """
 
     seed: int = 42
@@ -139,8 +146,19 @@ class ServerSettings:
     api_keys: Dict[str, Optional[List[str]]] = field(default_factory=_default_api_keys)
     admin_key: str = "dbsync-admin-key"
     faults: FaultSettings = field(default_factory=FaultSettings)
+    total_bias: int = 0
+    total_in_body: bool = True
+    total_header: Optional[str] = None
+    next_page_header: Optional[str] = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
+            raise ValueError(f"total_bias must be an integer, got {self.total_bias!r}")
+        for name in ("total_header", "next_page_header"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()
+                                      or not all(c.isalnum() or c in "-_" for c in value)):
+                raise ValueError(f"{name} must be a header name (letters, digits, '-', '_'), got {value!r}")
         if isinstance(self.faults, Mapping):
             self.faults = FaultSettings.from_dict(self.faults)
         self.api_keys = {str(k): (None if v is None else [str(d) for d in v]) for k, v in self.api_keys.items()}

@@ -152,6 +152,12 @@ class Store:
 
     def page(self, db_id: str, table: str, offset: int, limit: int, since_us: Optional[int]) -> bytes:
         """The complete JSON body of one ``/v1/resource`` page (cached by table version)."""
+        return self.page_and_count(db_id, table, offset, limit, since_us)[0]
+
+    def page_and_count(self, db_id: str, table: str, offset: int, limit: int,
+                       since_us: Optional[int]) -> Tuple[bytes, int]:
+        """The page's body and the listing's real size (for the paging headers). The body's
+        ``total`` is the announced one: ``total_bias`` added, or left out (``total_in_body``)."""
         with self._lock:
             t = self.table(db_id, table)
             key = (t.version, since_us, offset, limit)
@@ -161,9 +167,17 @@ class Store:
                     rows, total = t.page_live(offset, limit)
                 else:
                     rows, total = t.page_since(since_us, offset, limit)
-                body = b'{"data":[%b],"total":%d,"offset":%d,"limit":%d}' % (b",".join(rows), total, offset, limit)
+                if self.settings.total_in_body:
+                    body = b'{"data":[%b],"total":%d,"offset":%d,"limit":%d}' % (
+                        b",".join(rows), self.announced_total(total), offset, limit)
+                else:
+                    body = b'{"data":[%b],"offset":%d,"limit":%d}' % (b",".join(rows), offset, limit)
                 self.cache.put(key, body)
-            return body
+            return body, t.count(since_us)
+
+    def announced_total(self, real: int) -> int:
+        """What the server says a listing holds: its size plus ``total_bias``, never below 0."""
+        return max(0, real + self.settings.total_bias)
 
     def records_body(self, db_id: str, table: str, include_deleted: bool) -> bytes:
         """``{"data": [...all records by id...], "total": n}`` for the admin API."""

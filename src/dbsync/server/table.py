@@ -102,6 +102,12 @@ class Table:
         page = keys[start + offset:start + offset + limit] if offset < len(keys) else []
         return [records[i].body for _, i in page], len(keys) - start
 
+    def count(self, since_us: Optional[int]) -> int:
+        """The real size of a listing: live records, or every record at or after ``since_us``."""
+        if since_us is None:
+            return len(self.live_ids)
+        return len(self.cursor_keys) - bisect.bisect_left(self.cursor_keys, (since_us, -(2**64)))
+
     def all_bodies(self, include_deleted: bool) -> List[bytes]:
         """The full truth ordered by id (tombstones included on request)."""
         if not include_deleted:
