@@ -19,6 +19,7 @@ its trace file.
     │   ├── NotFoundError             exit 6  404: unknown path, database or table
     │   ├── RetriesExhaustedError     exit 7  retriable failures (429/5xx/timeouts) outlasted the budget
     │   └── ResponseFormatError       exit 8  body is not JSON, no data at the selector, not a list...
+    │       └── IncompleteReadError   exit 8  paging ended with fewer rows than the API's total
     ├── ApiUnreachableError           exit 9  connection refused, DNS, TLS: the server is not there
     ├── DataError                     exit 10 records that break the contract (missing primary key...)
     ├── PipelineBusyError             exit 11 another run holds the pipeline's lock
@@ -40,6 +41,7 @@ __all__ = [
     "NotFoundError",
     "RetriesExhaustedError",
     "ResponseFormatError",
+    "IncompleteReadError",
     "ApiUnreachableError",
     "DataError",
     "PipelineBusyError",
@@ -160,6 +162,10 @@ class RetriesExhaustedError(ApiError):
 
 class ResponseFormatError(ApiError):
     exit_code = 8
+
+
+class IncompleteReadError(ResponseFormatError):
+    """Paging ended with fewer rows than the API announced: the paginator missed the next page."""
 
 
 class ApiUnreachableError(DbsyncError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -46,6 +47,9 @@ def summary_footer(result: SyncResult) -> List[str]:
            if result.stats.retries else ""),
         f"destination {result.destination}, dataset {result.dataset_name}, pipeline {result.pipeline_name}",
     ]
+    for table in rep.tables.values():
+        for warning in table.warnings:
+            lines.append(f"[yellow]warning[/yellow] {escape(warning)}")
     for failed in rep.failed:
         lines.append(f"[red]failed[/red] {failed.error.one_line() if failed.error else failed.table}")
     return lines

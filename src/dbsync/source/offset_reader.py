@@ -22,9 +22,14 @@ primary key, where changed rows always move to the end):
 Without a cursor (plain id order, no tombstones) pages do not overlap: such tables are re-read
 completely on every run, so a row skipped once is read on the next run.
 
-When the first page says how many rows there are (``total``), every other page is known in
+When the first page says how many rows there are (``total`` in the body at ``total_path``, or a
+total header: :data:`dbsync.source.completeness.TOTAL_HEADERS`), every other page is known in
 advance and fetched concurrently. Without a total, pages go one at a time until a short page. A
 server that serves fewer rows than asked (a silent page-size cap) is noticed on the first page.
+
+A total can be an estimate (a query planner's row count). It plans pages, it never ends the
+table: when the last planned page comes back full, the next page is read too, until a page is
+short; a short (or empty) page ends the planning early when the total was too high.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any, Callable, Deque, Dict, Optional, Sequence, Tuple
 
 from dbsync.errors import DataError
 from dbsync.http.client import ApiClient
+from dbsync.source.completeness import PagingTally, header_total
 from dbsync.source.incremental import parse_instant
 from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader
 
@@ -118,6 +124,11 @@ class OffsetReader(Reader):
         self.fills: Deque[PageRequest] = deque()
         self.broken_boundaries = 0
         self.fill_requests = 0
+        self.reached = self.start  # the furthest position of the listing a page has covered
+        self.pages_read = 0
+        self.latest_total: Optional[Tuple[int, str]] = None
+        self.tail: Optional[Tuple[int, bool]] = None  # the furthest page read: (offset, it was short)
+        self.empty_page_seen = False
 
     # -- planning (under the scheduler's lock) ---------------------------------------------------
     @property
@@ -195,8 +206,9 @@ class OffsetReader(Reader):
             page = self.get(request)
             if page.ignored:
                 return self.processor.empty(request)
-            return fetch_records_to_result(self.processor, page.doc, request, drop_first=drop_first,
-                                           fill=request.fill, total_path=self.total_path)
+            result = fetch_records_to_result(self.processor, page.doc, request, drop_first=drop_first,
+                                             fill=request.fill, total_path=self.total_path)
+            return _total_from_headers(result, page.headers, self.total_path)
         from dbsync.source.page_worker import INVALID_JSON, PageJob
 
         fill = request.fill
@@ -217,10 +229,11 @@ class OffsetReader(Reader):
         outcome = page.doc
         self.processor.converter.adopt_inferred(outcome.inferred)
         self.processor.converter.adopt_relaxed(outcome.relaxed)
-        return PageResult(request=request, table=outcome.table(), raw_count=outcome.raw_count, total=outcome.total,
-                          cursor_max=outcome.cursor_max, boundary=outcome.boundary, deleted=outcome.deleted,
-                          duplicates=outcome.duplicates, skipped_at_boundary=outcome.skipped,
-                          first_key=outcome.first_key, last_key=outcome.last_key)
+        result = PageResult(request=request, table=outcome.table(), raw_count=outcome.raw_count, total=outcome.total,
+                            cursor_max=outcome.cursor_max, boundary=outcome.boundary, deleted=outcome.deleted,
+                            duplicates=outcome.duplicates, skipped_at_boundary=outcome.skipped,
+                            first_key=outcome.first_key, last_key=outcome.last_key)
+        return _total_from_headers(result, page.headers, self.total_path)
 
     @property
     def _worth_a_process(self) -> bool:
@@ -251,6 +264,12 @@ class OffsetReader(Reader):
             return
         count = result.raw_count
         offset = request.offset or 0
+        self.pages_read += 1
+        self.reached = max(self.reached, offset + count)
+        if self.tail is None or offset >= self.tail[0]:
+            self.tail = (offset, count < (request.limit or self.limit))
+        if result.total is not None:
+            self.latest_total = (result.total, result.total_source or f"body '{self.total_path}'")
         if not self.first_done:
             self._first_fetched(offset, count, result)
         self.edges[offset] = (result.first_key, result.last_key)
@@ -262,9 +281,32 @@ class OffsetReader(Reader):
             elif self.maximum_offset is not None and self.next_offset >= self.maximum_offset:
                 self.short_page_seen = True
             return
-        if result.total is not None and self.end is not None and result.total > self.end:
+        assert self.end is not None
+        if count == 0:
+            # the listing ends before this offset: a total that said more was too high (or rows
+            # went while we read); plan nothing past it
+            self.empty_page_seen = True
+            self.end = min(self.end, offset)
+        if self.empty_page_seen or count < self.limit:
+            return
+        if result.total is not None and result.total > self.end:
             # rows were added while we read: fetch the new ones too
             self.end = result.total if self.maximum_offset is None else min(result.total, self.maximum_offset)
+        if offset + count >= self.end and (self.maximum_offset is None or self.end < self.maximum_offset):
+            # the last planned page is full: the total was an estimate (or rows were added), read on
+            self.end = offset + count + 1
+            if self.maximum_offset is not None:
+                self.end = min(self.end, self.maximum_offset)
+
+    def check_complete(self) -> Optional[str]:
+        if self.stopped or not self.pages_read:
+            return None
+        capped = self.maximum_offset is not None and self.reached >= self.maximum_offset
+        end_seen = self.tail is not None and self.tail[1]  # the furthest page was short: the listing ends there
+        tally = PagingTally(pages=self.pages_read, received=self.reached - self.start, end_seen=end_seen or capped)
+        if self.latest_total is not None and not capped:
+            tally.total, tally.total_source = self.latest_total
+        return tally.verdict(self.processor.where)
 
     def _first_fetched(self, offset: int, count: int, result: PageResult) -> None:
         self.first_done = True
@@ -350,6 +392,17 @@ def fetch_records_to_result(processor: PageProcessor, doc: Any, request: PageReq
     except (TypeError, ValueError):
         result.total = None
     result.first_key, result.last_key = first, last
+    return result
+
+
+def _total_from_headers(result: PageResult, headers: Any, total_path: Optional[str]) -> PageResult:
+    """No total in the body: take one from a total header (X-Total-Count...) if there is one."""
+    if result.total is None:
+        announced = header_total(headers)
+        if announced is not None:
+            result.total, result.total_source = announced
+    elif total_path:
+        result.total_source = f"body '{total_path}'"
     return result
 
 

@@ -25,6 +25,7 @@ from dbsync import jsonio
 from dbsync.errors import ResponseFormatError, Where
 from dbsync.http.client import ApiClient, Page
 from dbsync.http.paging import make_paginator, select_data
+from dbsync.source.completeness import PagingTally, body_total, header_total, requested_page_size
 from dbsync.source.convert import TableConverter
 
 logger = logging.getLogger("dbsync.readers")
@@ -48,6 +49,7 @@ class PageResult:
     table: pa.Table
     raw_count: int  # records the API returned
     total: Optional[int] = None
+    total_source: str = ""  # where the total was announced (e.g. "header X-Total-Count")
     cursor_max: Any = None  # the raw API value of the highest cursor on this page
     boundary: List[str] = field(default_factory=list)  # hashes of the rows at cursor_max
     deleted: int = 0
@@ -204,6 +206,11 @@ class Reader:
     def fetched(self, request: PageRequest, result: PageResult) -> None:
         self.inflight -= 1
 
+    def check_complete(self) -> Optional[str]:
+        """After the last page: raise when rows the API announced are missing, return a warning
+        when nothing proves the table complete (dbsync.source.completeness)."""
+        return None
+
     def fetch_failed(self, request: PageRequest) -> None:
         self.inflight -= 1
         self.stopped = True
@@ -221,6 +228,7 @@ class SequentialReader(Reader):
         self.more = True
         self.waiting = False
         self._seen: Dict[str, int] = {}
+        self.tally = PagingTally()
 
     @property
     def exhausted(self) -> bool:
@@ -268,12 +276,38 @@ class SequentialReader(Reader):
             raise ResponseFormatError(f"paginator could not read the response: {redact(exc)}", where=where,
                                       hint="check the paginator settings") from None
         result.has_next = bool(self.paginator.has_next_page)  # type: ignore[attr-defined]
+        announced = _announced_total(self.paginator, page)
+        if announced is not None:
+            result.total, result.total_source = announced
         return result
 
     def fetched(self, request: PageRequest, result: PageResult) -> None:
         super().fetched(request, result)
         self.waiting = False
         self.more = bool(getattr(result, "has_next", False))
+        if not getattr(result, "ignored", False):
+            self.tally.page(result.raw_count, page_size=requested_page_size(request.params, request.path, self.paginator),
+                            total=(result.total, result.total_source) if result.total is not None else None)
+
+    def check_complete(self) -> Optional[str]:
+        if self.stopped or self.tally.pages == 0:
+            return None
+        return self.tally.verdict(self.processor.where)
+
+
+def _announced_total(paginator: Any, page: Page) -> Optional[Tuple[int, str]]:
+    """The listing's size as the response announces it: an offset paginator's ``total_path``
+    (rows; a page-number paginator's ``total_path`` counts pages, so it is not used), else a
+    total header, else a total key of the body."""
+    from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+
+    if isinstance(paginator, OffsetPaginator) and paginator.total_path is not None:
+        from dbsync.http.paging import _MISSING, _find
+
+        value = _find(page.doc, str(paginator.total_path))
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value, f"body '{paginator.total_path}'"
+    return header_total(page.headers) or body_total(page.doc)
 
 
 def is_concurrent_offset(paginator: Any, method: str) -> bool:

@@ -24,6 +24,7 @@ class TableReport:
     duplicates: int = 0
     gap_fills: int = 0  # pages read again because rows moved while paging
     total: Optional[int] = None  # rows the API announced, when it says
+    warnings: List[str] = field(default_factory=list)  # e.g. a full last page the paginator ended on
     cursor_before: Any = None
     cursor_after: Any = None
     seconds: float = 0.0

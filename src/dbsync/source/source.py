@@ -205,6 +205,9 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                     yield _batch(converter, pending)  # empties `pending` before suspending here
             if pending:
                 yield _batch(converter, pending)
+            warning = reader.check_complete()  # raises when rows the API announced are missing
+            if warning:
+                report.warnings.append(warning)
             if job.cursor_field:
                 before = session.cursors.get(job.resource_name, CursorState())
                 after = advance(before, cursor_max, boundary)
