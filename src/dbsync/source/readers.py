@@ -286,8 +286,9 @@ class SequentialReader(Reader):
         self.waiting = False
         self.more = bool(getattr(result, "has_next", False))
         if not getattr(result, "ignored", False):
-            self.tally.page(result.raw_count, page_size=requested_page_size(request.params, request.path, self.paginator),
-                            total=(result.total, result.total_source) if result.total is not None else None)
+            size = requested_page_size(request.params, request.path, self.paginator)
+            total = (result.total, result.total_source) if result.total is not None else None
+            self.tally.page(result.raw_count, page_size=size, total=total)
 
     def check_complete(self) -> Optional[str]:
         if self.stopped or self.tally.pages == 0:
@@ -302,7 +303,7 @@ def _announced_total(paginator: Any, page: Page) -> Optional[Tuple[int, str]]:
     from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 
     if isinstance(paginator, OffsetPaginator) and paginator.total_path is not None:
-        from dbsync.http.paging import _MISSING, _find
+        from dbsync.http.paging import _find
 
         value = _find(page.doc, str(paginator.total_path))
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
