@@ -68,6 +68,8 @@ class ReferenceApp:
         raw_query: bytes = scope["query_string"]
         query = parse_query(raw_query) if raw_query else {}
         key = query.get("api_key")
+        if key is None:
+            key = header_credential(scope["headers"])
         state = self.state
         decision = state.faults.decide(path)  # arrival order: before any await
         fault = decision.kind if decision else None
@@ -191,6 +193,29 @@ class ReferenceApp:
             logger.exception("unexpected error answering admin %s %s", scope["method"], scope["path"])
             status, out = 500, error_body("internal_error", f"internal error: {type(exc).__name__}: {exc}")
         await self._send(send, status, out, [])
+
+
+def header_credential(headers: Headers) -> Optional[str]:
+    """The API key sent in a header: ``Authorization: Bearer KEY``, ``Authorization: Basic``
+    with KEY as the password (any username), a bare ``Authorization: KEY``, or ``X-API-Key``."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, rest = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer":
+                return rest.strip()
+            if scheme.lower() == "basic":
+                import base64
+                import binascii
+
+                try:
+                    decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError):
+                    return ""  # a malformed basic credential: answered like a missing key
+                return decoded.partition(":")[2]
+            return value.decode("latin-1").strip()
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip()
+    return None
 
 
 def create_app(settings: Optional[ServerSettings] = None) -> ReferenceApp:
