@@ -271,6 +271,13 @@ class ApiClient:
                                  refused=refused)
         except requests.exceptions.ChunkedEncodingError as exc:
             failure = _Retriable(f"connection dropped mid-body ({_short(exc)})")
+        except requests.exceptions.HTTPError as exc:  # only auth raises it: an OAuth2 token request refused
+            code = exc.response.status_code if exc.response is not None else None
+            if code in (400, 401, 403):
+                failure = AuthError(f"the token endpoint refused the client credentials (HTTP {code})",
+                                    status=code, where=where, hint=self.credentials_hint)
+            else:
+                failure = ApiError(f"the token request failed: {redact(exc)}", status=code, where=where)
         except requests.exceptions.InvalidURL as exc:
             failure = ConfigError(f"invalid URL for path {path!r}: {redact(exc)}", key="client.base_url")
         except requests.exceptions.RequestException as exc:

@@ -38,6 +38,7 @@ Receive = Callable[[], Awaitable[Dict[str, Any]]]
 
 _JSON = (b"content-type", b"application/json")
 _HEALTH = b'{"status":"ok"}'
+TOKEN_PATH = "/oauth/token"  # OAuth2 client-credentials token endpoint
 
 
 MAINTENANCE_PAGE = b"<!DOCTYPE html><html><head><title>Down for maintenance</title></head><body>Back soon.</body></html>"
@@ -56,6 +57,8 @@ class ReferenceApp:
         path: str = scope["path"]
         if path == "/admin" or path.startswith("/admin/"):
             await self._admin(scope, receive, send)
+        elif path == TOKEN_PATH:
+            await self._token(receive, send)
         else:
             await self._api(scope, send)
 
@@ -167,6 +170,26 @@ class ReferenceApp:
         await send({"type": "http.response.start", "status": status, "headers": all_headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
+    # ------------------------------------------------------------------ /oauth/token
+
+    async def _token(self, receive: Receive, send: Send) -> None:
+        """OAuth2 client credentials: ``POST /oauth/token`` with ``client_secret`` = an API key
+        (any ``client_id``) answers that key as the bearer access token; an unknown secret is
+        401 ``invalid_client`` (or, with ``unknown_keys_empty``, a token for an empty account)."""
+        from urllib.parse import parse_qsl
+
+        body = await _read_body(receive)
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        secret = form.get("client_secret") or ""
+        known = secret in self.state.settings.api_keys or (secret and self.state.settings.unknown_keys_empty)
+        if form.get("grant_type") != "client_credentials" or not known:
+            await self._send(send, 401, error_body("invalid_client", "unknown client credentials"), [])
+            return
+        import orjson
+
+        await self._send(send, 200, orjson.dumps({"access_token": secret, "token_type": "Bearer",
+                                                  "expires_in": 3600}), [])
+
     # ------------------------------------------------------------------ /admin
 
     async def _admin(self, scope: Dict[str, Any], receive: Receive, send: Send) -> None:
@@ -174,12 +197,7 @@ class ReferenceApp:
         for name, value in scope["headers"]:
             if name == b"x-admin-key":
                 admin_key = value.decode("latin-1")
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await _read_body(receive)
         if not self.admin.authorized(admin_key):
             problem = Problem(401, "admin endpoints need the X-Admin-Key header with the admin key")
             await self._send(send, 401, problem.body(), [])
@@ -193,6 +211,15 @@ class ReferenceApp:
             logger.exception("unexpected error answering admin %s %s", scope["method"], scope["path"])
             status, out = 500, error_body("internal_error", f"internal error: {type(exc).__name__}: {exc}")
         await self._send(send, status, out, [])
+
+
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 def header_credential(headers: Headers) -> Optional[str]:
