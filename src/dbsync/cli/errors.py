@@ -46,7 +46,7 @@ def run_app(app: typer.Typer, argv: Optional[List[str]] = None) -> int:
         exc.show()
         return USAGE_EXIT
     except USAGE_ERRORS as exc:  # unknown option or command, missing or bad value: one line, exit 2
-        print(redact(f"dbsync: usage error: {_usage_line(exc)}"), file=sys.stderr)
+        print(redact(f"dbsync: error: {_usage_line(exc)}"), file=sys.stderr)
         return USAGE_EXIT
     except CLICK_ERRORS as exc:
         print(redact(f"dbsync: error: {' '.join(exc.format_message().split())}"), file=sys.stderr)
@@ -75,7 +75,7 @@ def _usage_line(exc: BaseException) -> str:
         names.append(ctx.info_name)
         ctx = ctx.parent
     command = " ".join(["dbsync", *reversed([n for n in names if n])])
-    return f"{message} (see `{command} --help`)"
+    return f"{message} (usage: see `{command} --help`)"
 
 
 def _first_line(exc: BaseException) -> str:
