@@ -232,3 +232,31 @@ def test_a_locked_destination_says_rerun_and_a_rerun_repairs(tmp_path, small_ser
     rerun = dbsync(*args, env=env, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert_synced(tmp_path, server)
+
+
+def test_without_databases_the_table_list_is_the_account(tmp_path, small_server):
+    """No databases section: the table list is the account-wide listing. A wrong basic-auth
+    password there is the credentials error with the password's variable; tables that
+    include/exclude all filter away say how many the API listed instead of syncing nothing."""
+    server = small_server(unknown_keys_empty=True)
+    config = auth_config("http_basic", server.base_url, databases=None)
+    config["tables"]["discover"]["path"] = "/v1/databases/acme/schema"
+    config["resources"][0]["endpoint"]["params"]["database"] = "acme"
+    config["resources"][0]["name"] = "acme__{table}"
+    write_project(tmp_path, config)
+    wrong = dbsync("check", env={"SOURCES__DBSYNC__PASSWORD": "not-the-password"}, cwd=tmp_path)
+    assert wrong.returncode == errors.AuthError.exit_code, wrong.stderr
+    line = error_line(wrong)
+    assert "the table list" in line and "SOURCES__DBSYNC__PASSWORD" in line, line
+    config["tables"]["include"] = ["nope*"]
+    common = write_project(tmp_path, config)
+    filtered = dbsync("run", "--no-progress", *common, "--destination", "w.duckdb",
+                      env={"SOURCES__DBSYNC__PASSWORD": server.api_key}, cwd=tmp_path)
+    assert filtered.returncode == errors.NotFoundError.exit_code, filtered.stderr[-3000:]
+    assert "no tables to sync: the API listed 1, none matched include ['nope*']" in error_line(filtered)
+    del config["tables"]["include"]
+    write_project(tmp_path, config)
+    right = dbsync("run", "--no-progress", *common, "--destination", "w.duckdb",
+                   env={"SOURCES__DBSYNC__PASSWORD": server.api_key}, cwd=tmp_path)
+    assert right.returncode == 0, right.stderr[-3000:]
+    assert_synced(tmp_path, server, databases=("acme",))
