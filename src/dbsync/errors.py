@@ -92,6 +92,10 @@ class DbsyncError(Exception):
             text = f"{text} ({self.hint})"
         return " ".join(text.split())
 
+    def full_text(self) -> str:
+        """What ``--debug`` prints: the one line, except for errors that keep a longer ``detail``."""
+        return self.one_line()
+
     def with_where(self, where: Where) -> "DbsyncError":
         """Return a copy of this error that knows more about where it happened."""
         merged = Where(
@@ -181,4 +185,19 @@ class PipelineBusyError(DbsyncError):
 
 
 class DestinationError(DbsyncError):
+    """The destination refused the load. ``detail`` is the destination's complete message
+    (several lines, never cut), shown with ``--debug``; the one line holds its gist."""
+
     exit_code = 12
+
+    def __init__(self, message: str, *, where: Optional[Where] = None, hint: Optional[str] = None,
+                 detail: Optional[str] = None):
+        self.detail = detail
+        super().__init__(message, where=where, hint=hint)
+
+    def full_text(self) -> str:
+        if not self.detail:
+            return self.one_line()
+        place = self.where.describe()
+        text = f"{place}: {self.detail}" if place else self.detail
+        return f"{text}\n({self.hint})" if self.hint else text

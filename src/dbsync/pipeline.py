@@ -19,9 +19,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from dbsync.config.model import SyncConfig
 from dbsync.config.parse import parse_config
-from dbsync.errors import DbsyncError, DestinationError, PipelineBusyError
+from dbsync.errors import DbsyncError, PipelineBusyError
 from dbsync.http.client import RequestStats
-from dbsync.http.redaction import redact
 from dbsync.source.report import RunReport, TableReport
 from dbsync.recovery import repair_pipeline
 from dbsync.runtime import tuned_runtime
@@ -308,11 +307,9 @@ def _run(pipeline: Any, source: Any, *, full_refresh: bool) -> Any:
         cause = _find_dbsync_error(exc)
         if cause is not None:
             raise _without_chain(cause) from None
-        inner = exc.exception
-        raise DestinationError(
-            f"the {exc.step} step failed: {type(inner).__name__}: {_first_line(redact(inner))}",
-            hint="rerun to retry pending loads; --debug shows the full error",
-        ) from None
+        from dbsync.load_errors import destination_error
+
+        raise destination_error(exc.step, exc.exception) from None
 
 
 def _find_dbsync_error(exc: BaseException) -> Optional[DbsyncError]:
@@ -333,7 +330,3 @@ def _without_chain(error: DbsyncError) -> DbsyncError:
     error.__traceback__ = None
     return error
 
-
-def _first_line(text: str, limit: int = 400) -> str:
-    line = " ".join(text.strip().split("\n")[0].split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -30,6 +30,8 @@ class Case:
     check: Optional[Callable[[Any, Any], None]] = None  # extra checks after the run (data kept...)
     rerun_equal: bool = True  # after the fix, the destination equals the server
     rerun_args: List[str] = field(default_factory=list)  # what a user adds to the rerun (a changed key: --full-refresh)
+    settings: Dict[str, Any] = field(default_factory=dict)  # server settings (unknown_keys_empty...)
+    run_args: List[str] = field(default_factory=list)  # added to the failing run only (a typo'd option)
 
 
 def set_path(config, path, value):
@@ -70,12 +72,17 @@ CASES = [
     Case("base_url not a url", 2, ["client.base_url", "http(s) url"], config=lambda c, s: set_path(c, "client.base_url", "localhost:80")),
     Case("unknown placeholder", 2, ["{db}"], config=lambda c, s: set_path(c, "resources.0.endpoint.params.database", "{db}")),
     Case("negative lag", 2, ["incremental.lag"], config=lambda c, s: set_path(c, "incremental.lag", -5)),
+    Case("unknown CLI option", 2, ["no such option: --bogus", "usage: see `dbsync run --help`"], run_args=["--bogus"]),
     # -- the API says no
     Case("wrong key (401)", 4, ["401", "api key"], env={"SOURCES__DBSYNC__API_KEY": "not-the-key"}),
     Case("missing grant (403)", 5, ["403", "globex"], env={"SOURCES__DBSYNC__API_KEY": "dbsync-limited-key"},
          config=lambda c, s: set_path(c, "databases", {"list": DATABASES})),
     Case("unknown path (404)", 6, ["404", "/v1/nope", "table 'orders'"], config=lambda c, s: set_path(c, "resources.0.endpoint.path", "/v1/nope")),
     Case("unknown database (404)", 6, ["nope"], config=lambda c, s: set_path(c, "databases", {"list": ["acme", "nope"]})),
+    Case("wrong key answered as an empty account (200)", 4, ["listed 0 databases", "credentials", "SOURCES__DBSYNC__API_KEY"],
+         env={"SOURCES__DBSYNC__API_KEY": "not-the-key"}, settings={"unknown_keys_empty": True}),
+    Case("include matches no database", 6, ["the api listed 2", "none matched include"],
+         config=lambda c, s: set_path(c, "databases.include", ["nope*"])),
     Case("server down", 9, ["cannot connect"], config=free_port_url),
     # -- the API answers, but not with what the config says
     Case("not json (html page)", 8, ["not json", "text/html"],
@@ -136,7 +143,7 @@ def _assert_nullable(workspace, table, column):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input(case: Case, make_server, workspace, secret, secret_watch):
     server = make_server(seed=41, databases=2, tables_per_database=1, rows_per_table=300,
-                         extra_keys={"dbsync-limited-key": ["acme"]})
+                         extra_keys={"dbsync-limited-key": ["acme"]}, **case.settings)
     config = reference_config(server.base_url, retries={"attempts": 3, "backoff_base": 0.01, "backoff_max": 0.02,
                                                          "max_total_wait": 30})
     config["pipeline"] = {"name": "bad_input", "dataset": "synced"}
@@ -152,7 +159,7 @@ def test_bad_input(case: Case, make_server, workspace, secret, secret_watch):
             env.pop(k, None)
     args = ["run", "--no-progress", "--pipelines-dir", str(workspace.root / "pipelines"),
             "--destination", str(workspace.duckdb), "--dataset", "synced"]
-    proc = run_cli(args, env, workspace.root)
+    proc = run_cli(args + case.run_args, env, workspace.root)
     secret_watch.add(proc.stdout, proc.stderr)
     assert proc.returncode == case.exit_code, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr

@@ -34,7 +34,11 @@ PipelineNameOption = Annotated[
     Optional[str], typer.Option("--pipeline-name", help="dlt pipeline name (default: pipeline.name in the config).")
 ]
 PipelinesDirOption = Annotated[
-    Optional[str], typer.Option("--pipelines-dir", help="Where dlt keeps pipeline state (default: ~/.dlt/pipelines).")
+    Optional[str], typer.Option("--pipelines-dir", help=(
+        "Where dlt keeps pipeline state. Default: dlt's pipelines folder, $DLT_DATA_DIR/pipelines when "
+        "DLT_DATA_DIR is set, else /var/dlt/pipelines when run as root, else ~/.dlt/pipelines "
+        "($XDG_DATA_HOME/dlt/pipelines if that is set and ~/.dlt does not exist; <tmp>/dlt/pipelines "
+        "without a writable home); inside a dlt workspace, the workspace's data folder."))
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Verbose logs and full tracebacks.")]
 
@@ -64,10 +68,11 @@ def setup_logging(debug: bool = False) -> None:
     logging.getLogger("dbsync").setLevel(level)
     import os
 
-    # dlt configures its own logger from RUNTIME__LOG_LEVEL when a pipeline starts
-    os.environ["RUNTIME__LOG_LEVEL"] = "DEBUG" if debug else "ERROR"
-    # dlt logs through its own logger; keep it quiet unless debugging
-    logging.getLogger("dlt").setLevel(logging.DEBUG if debug else logging.ERROR)
+    # dlt configures its own logger from RUNTIME__LOG_LEVEL when a pipeline starts. Its ERROR
+    # records repeat, with a traceback, what dbsync then reports as its one line (a failed load
+    # job), so without --debug only CRITICAL ones pass
+    os.environ["RUNTIME__LOG_LEVEL"] = "DEBUG" if debug else "CRITICAL"
+    logging.getLogger("dlt").setLevel(logging.DEBUG if debug else logging.CRITICAL)
 
 
 def get_config(path: Optional[Path]) -> SyncConfig:

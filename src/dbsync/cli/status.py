@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 
 from dbsync.cli.common import ConfigOption, DebugOption, PipelineNameOption, PipelinesDirOption, console, setup_logging
 from dbsync.cli.output import human_count
-from dbsync.config import load_config
+from dbsync.config import find_config_file, load_config
 from dbsync.errors import ConfigError
 from dbsync.status import sync_status
 
@@ -33,12 +33,14 @@ def status(
     setup_logging(debug)
     name = pipeline_name
     if name is None:
+        # the config only names the pipeline: status never needs its secrets
         try:
-            name = load_config(config, resolve_secrets=False).pipeline.name
+            path = find_config_file(config)
         except ConfigError:
             if config is not None:
                 raise
-            name = "dbsync"
+            path = None  # no config here: the default pipeline name
+        name = load_config(path, resolve_secrets=False).pipeline.name if path is not None else "dbsync"
     st = sync_status(name, pipelines_dir=pipelines_dir, destination=destination)
     if as_json:
         print(json.dumps({

@@ -27,7 +27,7 @@ from dbsync.config.model import (
     TableSpec,
     TablesConfig,
 )
-from dbsync.config.secrets import resolve_auth_secrets
+from dbsync.config.secrets import DEFAULT_AUTH_TYPE, SECRET_FIELDS, resolve_auth_secrets
 from dbsync.errors import ConfigError
 
 REST_API_KEYS = ("client", "resources", "resource_defaults")
@@ -349,6 +349,10 @@ def _validate_with_dlt(ctx: _Ctx, rest_api: Dict[str, Any]) -> None:
         for secret_key in ("api_key", "token", "password", "client_secret", "access_token"):
             if secret_key in auth:
                 auth[secret_key] = "***"
+        # a config read without its secrets (`dbsync status`, `discover --offline`) is still valid:
+        # dlt requires the secret field, which only the secrets provide
+        for secret_key in SECRET_FIELDS.get(str(auth.get("type", DEFAULT_AUTH_TYPE)), ()):
+            auth.setdefault(secret_key, "***")
     try:
         validate_dict(RESTAPIConfig, doc, path=".")
     except DictValidationException as exc:

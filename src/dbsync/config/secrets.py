@@ -28,6 +28,53 @@ SECRET_FIELDS: Dict[str, Tuple[str, ...]] = {
 }
 OPTIONAL_SECRET_FIELDS = ("access_token",)
 ENV_HINT = "SOURCES__DBSYNC__{upper}"
+DEFAULT_AUTH_TYPE = "bearer"  # rest_api's default when client.auth names no type
+# how hints name each auth type's credentials, and the non-secret config fields that go with them
+_CREDENTIAL_WORDS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
+    "api_key": ("the API key", ()),
+    "bearer": ("the token", ()),
+    "http_basic": ("the password", ("client.auth.username",)),
+    "oauth2_client_credentials": ("the client secret", ("client.auth.client_id",)),
+}
+
+
+def secret_variable(field: str) -> str:
+    """The environment variable that holds secret ``field``: ``SOURCES__DBSYNC__API_KEY``..."""
+    return ENV_HINT.format(upper=field.upper())
+
+
+def auth_type_of(auth: Any) -> Optional[str]:
+    """The rest_api auth type of a config's ``client.auth`` (a name, a dict or a ready auth object),
+    or None without auth or for an auth class dlt does not name."""
+    if auth is None:
+        return None
+    if isinstance(auth, str):
+        return auth
+    if isinstance(auth, dict):
+        return str(auth.get("type", DEFAULT_AUTH_TYPE))
+    from dlt.sources.rest_api.config_setup import AUTH_MAP
+
+    for name, cls in AUTH_MAP.items():
+        if isinstance(auth, cls):
+            return name
+    return None
+
+
+def credentials_hint(auth: Any) -> str:
+    """What to check when the API turns the credentials down (or answers as if it did not know
+    them): the one place every "check the key" hint comes from, so each names the variable of the
+    configured auth type (``SOURCES__DBSYNC__PASSWORD`` for http_basic, not always ``..._API_KEY``)."""
+    auth_type = auth_type_of(auth)
+    if auth is None:
+        return "the config has no client.auth: add one if the API needs credentials"
+    if auth_type not in _CREDENTIAL_WORDS:
+        return "check the credentials in client.auth and in .dlt/secrets.toml"
+    what, fields = _CREDENTIAL_WORDS[auth_type]
+    field = SECRET_FIELDS[auth_type][0]
+    text = f"check {what} in {secret_variable(field)} or [sources.dbsync] {field} in .dlt/secrets.toml"
+    if fields:
+        text += " and " + " and ".join(fields) + " in the config"
+    return text
 
 
 def lookup_secret(field: str) -> Optional[str]:
@@ -59,7 +106,7 @@ def resolve_auth_secrets(
         return auth, _secrets_of_object(auth)
 
     auth = dict(auth)
-    auth_type = auth.get("type", "bearer")
+    auth_type = auth.get("type", DEFAULT_AUTH_TYPE)
     from dlt.sources.rest_api.config_setup import AUTH_MAP
 
     if auth_type not in AUTH_MAP:
@@ -83,7 +130,7 @@ def resolve_auth_secrets(
                     "secrets must not be written in the config file",
                     key=f"{key}.{field}",
                     source=source_name,
-                    hint=f"remove it and set {ENV_HINT.format(upper=field.upper())} or "
+                    hint=f"remove it and set {secret_variable(field)} or "
                     f"[sources.dbsync] {field} = \"...\" in .dlt/secrets.toml",
                 )
             secrets.append(str(present))
@@ -98,7 +145,7 @@ def resolve_auth_secrets(
                 f"no {field.replace('_', ' ')} found for auth type '{auth_type}'",
                 key=f"{key}.{field}",
                 source=source_name,
-                hint=f"set {ENV_HINT.format(upper=field.upper())} or [sources.dbsync] {field} = \"...\" "
+                hint=f"set {secret_variable(field)} or [sources.dbsync] {field} = \"...\" "
                 "in .dlt/secrets.toml",
             )
         auth[field] = found

@@ -89,14 +89,30 @@ def _list_databases(config: SyncConfig, client: ApiClient) -> List[Tuple[Optiona
         entries = [(d, d) for d in cfg.listed]
     else:
         entries = _discover_databases(cfg.discover, client)  # type: ignore[arg-type]
+        if not entries:
+            raise empty_listing("databases", cfg.discover.path, client)  # type: ignore[union-attr]
     kept = [e for e in entries if matches(str(e[0]), cfg.include) and not matches(str(e[0]), cfg.exclude)]
     if not kept:
         raise NotFoundError(
-            f"no databases to sync: {len(entries)} found, none left after include {list(cfg.include)} "
-            f"and exclude {list(cfg.exclude)}",
+            f"no databases to sync: {'the config lists' if cfg.listed is not None else 'the API listed'} "
+            f"{len(entries)}, none matched include {list(cfg.include)} and exclude {list(cfg.exclude)}",
             hint="check databases.include/exclude in the config",
         )
     return kept
+
+
+def empty_listing(what: str, path: str, client: ApiClient) -> AuthError:
+    """The account-wide listing (databases, or tables when there are no databases) came back
+    empty. Many servers answer credentials they do not know with an empty account rather than a
+    401 (HTTP basic auth where any user/password pair is a new, empty user; a token scoped to
+    nothing), so an empty account is reported as a credentials error (exit 4), not as a filter or
+    a missing path: nothing can be synced either way, and the credentials are the likely cause."""
+    return AuthError(
+        f"the API listed 0 {what}: an empty account, or credentials the server does not know "
+        f"(some servers answer those with an empty list instead of 401)",
+        where=Where(path=path),
+        hint=client.credentials_hint,
+    )
 
 
 def _discover_databases(ep: ListEndpoint, client: ApiClient) -> List[Tuple[str, Optional[str]]]:
@@ -105,7 +121,7 @@ def _discover_databases(ep: ListEndpoint, client: ApiClient) -> List[Tuple[str, 
     seen = set()
     pages = iter_pages(client, ep.path, dict(ep.params), paginator_cfg=ep.paginator or "single_page",
                        data_selector=ep.data_selector, where=where)
-    for records, _page in _account_listing(pages, "the database list"):
+    for records, _page in _account_listing(pages, "the database list", client.credentials_hint):
         for i, item in enumerate(records):
             if not isinstance(item, Mapping) or ep.id_field not in item:
                 raise ResponseFormatError(
@@ -131,6 +147,8 @@ def _tables_of(config: SyncConfig, client: ApiClient, database: Optional[str]) -
     discovered: Optional[List[TableInfo]] = None
     if tcfg.discover is not None:
         discovered = _discover_tables(tcfg.discover, client, database)
+        if database is None and not discovered:  # no databases: this table list is the whole account
+            raise empty_listing("tables", tcfg.discover.path, client)
     if tcfg.listed is not None:
         result = []
         by_name = {t.name: t for t in discovered or []}
@@ -145,7 +163,14 @@ def _tables_of(config: SyncConfig, client: ApiClient, database: Optional[str]) -
             result.append(_overlay(by_name.get(spec.name), spec, config))
     else:
         result = list(discovered or [])
-    return [t for t in result if matches(t.name, tcfg.include) and not matches(t.name, tcfg.exclude)]
+    kept = [t for t in result if matches(t.name, tcfg.include) and not matches(t.name, tcfg.exclude)]
+    if database is None and discovered is not None and not kept:  # the whole account filtered away
+        raise NotFoundError(
+            f"no tables to sync: the API listed {len(discovered)}, none matched include {list(tcfg.include)} "
+            f"and exclude {list(tcfg.exclude)}",
+            hint="check tables.include/exclude in the config",
+        )
+    return kept
 
 
 def _overlay(found: Optional[TableInfo], spec: TableSpec, config: SyncConfig) -> TableInfo:
@@ -158,7 +183,7 @@ def _overlay(found: Optional[TableInfo], spec: TableSpec, config: SyncConfig) ->
     )
 
 
-def _account_listing(pages: Iterator[Any], what: str) -> Iterator[Any]:
+def _account_listing(pages: Iterator[Any], what: str, hint: str) -> Iterator[Any]:
     """The first listing of a run (databases, or tables when there are no databases) covers the
     whole account: a 403 there means the credentials open nothing at all, which is a rejected
     key, not a missing grant for one database. Many servers (Datasette, for one) answer a wrong
@@ -170,8 +195,7 @@ def _account_listing(pages: Iterator[Any], what: str) -> Iterator[Any]:
         detail = exc.message.split("(403 Forbidden)", 1)[-1]
         failure = AuthError(f"the API refused the credentials ({what} answered 403 Forbidden{detail})",
                             status=exc.status, where=Where(database=exc.where.database, path=exc.where.path),
-                            hint="check the API key in SOURCES__DBSYNC__API_KEY or .dlt/secrets.toml, "
-                            "and that it grants read access")
+                            hint=f"{hint}, and that they grant read access")
     if failure is not None:  # raised outside the except block: no chain to the 403
         raise failure
 
@@ -185,7 +209,7 @@ def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[s
     pages: Iterator[Any] = iter_pages(client, path, params, paginator_cfg=ep.paginator or "single_page",
                                       data_selector=ep.tables_selector or "$", where=where)
     if database is None:
-        pages = _account_listing(pages, "the table list")
+        pages = _account_listing(pages, "the table list", client.credentials_hint)
     for records, _page in pages:
         for i, item in enumerate(records):
             table = _parse_table(ep, item, i, where)

@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 from dbsync import jsonio
 from dbsync.config.model import RetrySettings, SyncConfig
+from dbsync.config.secrets import credentials_hint
 from dbsync.errors import (
     ApiError,
     ApiUnreachableError,
@@ -115,6 +116,7 @@ class ApiClient:
         self._rng = rng or random.Random()
         register_secret(*config.secrets)
         client_cfg = config.client
+        self.credentials_hint = credentials_hint(client_cfg.get("auth"))  # names the auth type's variable
         try:
             auth = create_auth(client_cfg.get("auth"))
         except Exception as exc:
@@ -269,6 +271,13 @@ class ApiClient:
                                  refused=refused)
         except requests.exceptions.ChunkedEncodingError as exc:
             failure = _Retriable(f"connection dropped mid-body ({_short(exc)})")
+        except requests.exceptions.HTTPError as exc:  # only auth raises it: an OAuth2 token request refused
+            code = exc.response.status_code if exc.response is not None else None
+            if code in (400, 401, 403):
+                failure = AuthError(f"the token endpoint refused the client credentials (HTTP {code})",
+                                    status=code, where=where, hint=self.credentials_hint)
+            else:
+                failure = ApiError(f"the token request failed: {redact(exc)}", status=code, where=where)
         except requests.exceptions.InvalidURL as exc:
             failure = ConfigError(f"invalid URL for path {path!r}: {redact(exc)}", key="client.base_url")
         except requests.exceptions.RequestException as exc:
@@ -293,10 +302,10 @@ class ApiClient:
         said = f": server said {detail!r}" if detail else ""
         if status == 401:
             return AuthError(f"the API rejected the credentials (401 Unauthorized){said}", status=status, where=where,
-                             hint="check the API key in SOURCES__DBSYNC__API_KEY or .dlt/secrets.toml")
+                             hint=self.credentials_hint)
         if status == 403:
             return PermissionDeniedError(f"access denied (403 Forbidden){said}", status=status, where=where,
-                                         hint="the key lacks a grant for this; ask for access or exclude it from the sync")
+                                         hint="the credentials lack a grant for this; ask for access or exclude it from the sync")
         if status == 404:
             return NotFoundError(f"not found (404) at {path}{said}", status=status, where=where,
                                  hint="check the path in the config and that the database/table exists")

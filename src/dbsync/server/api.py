@@ -51,10 +51,15 @@ class ApiHandlers:
         self.store = store
 
     def authenticate(self, key: Optional[str]) -> Optional[List[str]]:
-        """The key's grant (None = every database); 401 for a missing or unknown key."""
+        """The key's grant (None = every database); 401 for a missing or unknown key, or an empty
+        grant for an unknown one with ``unknown_keys_empty`` (an empty account, as basic-auth
+        servers answer a user/password pair they have not seen)."""
         if key is None or key == "":
-            raise Problem(401, "missing API key: pass it as the api_key query parameter")
+            raise Problem(401, "missing API key: pass it as the api_key query parameter or in the "
+                               "Authorization header (Bearer KEY, or Basic with KEY as the password)")
         if key not in self.settings.api_keys:
+            if self.settings.unknown_keys_empty:
+                return []
             raise Problem(401, "invalid API key")
         return self.settings.api_keys[key]
 

@@ -38,6 +38,7 @@ Receive = Callable[[], Awaitable[Dict[str, Any]]]
 
 _JSON = (b"content-type", b"application/json")
 _HEALTH = b'{"status":"ok"}'
+TOKEN_PATH = "/oauth/token"  # OAuth2 client-credentials token endpoint
 
 
 MAINTENANCE_PAGE = b"<!DOCTYPE html><html><head><title>Down for maintenance</title></head><body>Back soon.</body></html>"
@@ -56,6 +57,8 @@ class ReferenceApp:
         path: str = scope["path"]
         if path == "/admin" or path.startswith("/admin/"):
             await self._admin(scope, receive, send)
+        elif path == TOKEN_PATH:
+            await self._token(receive, send)
         else:
             await self._api(scope, send)
 
@@ -68,6 +71,8 @@ class ReferenceApp:
         raw_query: bytes = scope["query_string"]
         query = parse_query(raw_query) if raw_query else {}
         key = query.get("api_key")
+        if key is None:
+            key = header_credential(scope["headers"])
         state = self.state
         decision = state.faults.decide(path)  # arrival order: before any await
         fault = decision.kind if decision else None
@@ -165,6 +170,26 @@ class ReferenceApp:
         await send({"type": "http.response.start", "status": status, "headers": all_headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
+    # ------------------------------------------------------------------ /oauth/token
+
+    async def _token(self, receive: Receive, send: Send) -> None:
+        """OAuth2 client credentials: ``POST /oauth/token`` with ``client_secret`` = an API key
+        (any ``client_id``) answers that key as the bearer access token; an unknown secret is
+        401 ``invalid_client`` (or, with ``unknown_keys_empty``, a token for an empty account)."""
+        from urllib.parse import parse_qsl
+
+        body = await _read_body(receive)
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        secret = form.get("client_secret") or ""
+        known = secret in self.state.settings.api_keys or (secret and self.state.settings.unknown_keys_empty)
+        if form.get("grant_type") != "client_credentials" or not known:
+            await self._send(send, 401, error_body("invalid_client", "unknown client credentials"), [])
+            return
+        import orjson
+
+        await self._send(send, 200, orjson.dumps({"access_token": secret, "token_type": "Bearer",
+                                                  "expires_in": 3600}), [])
+
     # ------------------------------------------------------------------ /admin
 
     async def _admin(self, scope: Dict[str, Any], receive: Receive, send: Send) -> None:
@@ -172,12 +197,7 @@ class ReferenceApp:
         for name, value in scope["headers"]:
             if name == b"x-admin-key":
                 admin_key = value.decode("latin-1")
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await _read_body(receive)
         if not self.admin.authorized(admin_key):
             problem = Problem(401, "admin endpoints need the X-Admin-Key header with the admin key")
             await self._send(send, 401, problem.body(), [])
@@ -200,6 +220,38 @@ def _base_url(scope: Dict[str, Any]) -> str:
             return f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
     server = scope.get("server") or ("127.0.0.1", 0)
     return f"{scope.get('scheme', 'http')}://{server[0]}:{server[1]}"
+
+
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+def header_credential(headers: Headers) -> Optional[str]:
+    """The API key sent in a header: ``Authorization: Bearer KEY``, ``Authorization: Basic``
+    with KEY as the password (any username), a bare ``Authorization: KEY``, or ``X-API-Key``."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, rest = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer":
+                return rest.strip()
+            if scheme.lower() == "basic":
+                import base64
+                import binascii
+
+                try:
+                    decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError):
+                    return ""  # a malformed basic credential: answered like a missing key
+                return decoded.partition(":")[2]
+            return value.decode("latin-1").strip()
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip()
+    return None
 
 
 def create_app(settings: Optional[ServerSettings] = None) -> ReferenceApp:

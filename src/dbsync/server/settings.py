@@ -126,6 +126,9 @@ class ServerSettings:
     """What the server generates and who may read it. Same seed, same settings: same bytes served.
 
     ``api_keys`` maps a key to the database ids it is granted, or ``None`` for all databases.
+    ``unknown_keys_empty`` answers an unknown key as a new, empty account (200, no databases,
+    403 for any database) instead of 401: what servers with HTTP basic auth do when any
+    username/password pair maps to a fresh user, so clients can be tested against it.
     ``default_table_rows`` sizes only the default table (the first database's ``orders``), so a
     benchmark can have a 200,000-row table without generating every other table at that size.
 
@@ -145,6 +148,7 @@ class ServerSettings:
     max_limit: int = 1000
     api_keys: Dict[str, Optional[List[str]]] = field(default_factory=_default_api_keys)
     admin_key: str = "dbsync-admin-key"
+    unknown_keys_empty: bool = False
     faults: FaultSettings = field(default_factory=FaultSettings)
     total_bias: int = 0
     total_in_body: bool = True
