@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from dbsync.config.model import SyncConfig
 from dbsync.config.parse import parse_config
+from dbsync.dlt_defaults import apply_dlt_defaults
 from dbsync.errors import DbsyncError, PipelineBusyError
 from dbsync.http.client import RequestStats
 from dbsync.source.report import RunReport, TableReport
@@ -30,12 +31,9 @@ logger = logging.getLogger("dbsync.pipeline")
 
 
 def quiet_dlt_defaults() -> None:
-    """dlt settings that suit a CLI tool: no telemetry (no network), no per-run noise, and two
-    load workers (dlt's default of 20 loads every table at once: into DuckDB, eight 125,000-row
-    merges at a time doubled the peak memory for no gain in speed). Users' own settings win."""
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
-    os.environ.setdefault("LOAD__WORKERS", "2")
+    """dlt settings that suit a CLI tool: no telemetry (no network), no per-run noise, two load
+    workers; users' own settings win (see :mod:`dbsync.dlt_defaults`)."""
+    apply_dlt_defaults()
 
 
 @dataclass

@@ -32,6 +32,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     usual; as the process's own entry point it exits without the interpreter's slow teardown."""
     from dbsync.cli.errors import run_app
 
+    if argv is None:  # this process is the dbsync command: what it forks must not outlive it
+        from dbsync.parent_watch import end_forked_children_with_this_process
+
+        end_forked_children_with_this_process()
     code = run_app(app, argv)
     if argv is None:
         from dbsync.runtime import exit_process

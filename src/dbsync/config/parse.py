@@ -75,6 +75,9 @@ def parse_config(
     ``resolve_secrets`` looks missing secrets up in dlt secrets (off for `dbsync discover --offline`
     style uses and for tests of validation alone).
     """
+    from dbsync.dlt_defaults import apply_dlt_defaults
+
+    apply_dlt_defaults()  # before the first dlt config lookup below (dlt reads its runtime then)
     ctx = _Ctx(source_name)
     if not isinstance(raw, Mapping):
         raise ctx.error(None, f"the config must be a mapping of keys, got {type(raw).__name__}")

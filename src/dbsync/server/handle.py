@@ -30,7 +30,7 @@ import requests
 
 from dbsync import jsonio
 from dbsync.server.requestlog import RequestLogEntry
-from dbsync.server.runner import LISTENING_PREFIX, ThreadedServer
+from dbsync.server.runner import EXIT_WITH_PARENT_ENV, LISTENING_PREFIX, ThreadedServer
 from dbsync.server.settings import FaultSettings, ServerSettings
 
 __all__ = ["AdminError", "ReferenceServer"]
@@ -104,7 +104,8 @@ class ReferenceServer:
     def _start_process(self) -> None:
         cmd = [sys.executable, "-m", "dbsync.server", "--host", self.host, "--port", str(self._requested_port),
                "--log-level", self._log_level, "--settings-json", json.dumps(self.settings.to_dict())]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # the server ends with this process, even after a kill -9 (no server left listening)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **{EXIT_WITH_PARENT_ENV: str(os.getpid())})
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env)
         self._process = process
         atexit.register(self.stop)

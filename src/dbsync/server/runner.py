@@ -35,6 +35,19 @@ __all__ = [
 ]
 
 LISTENING_PREFIX = "dbsync reference server listening on "
+EXIT_WITH_PARENT_ENV = "DBSYNC_SERVER_EXIT_WITH_PARENT"  # set by the handle: the pid whose death ends the server
+
+
+def exit_with_parent_from_env() -> None:
+    """A server started by a :class:`~dbsync.server.handle.ReferenceServer` in process mode ends
+    with the process that started it (a killed demo or benchmark leaves no server listening)."""
+    import os
+
+    parent = os.environ.pop(EXIT_WITH_PARENT_ENV, None)
+    if parent and parent.isdigit():
+        from dbsync.parent_watch import exit_with_parent
+
+        exit_with_parent(int(parent))
 
 
 def check_loopback(host: str) -> str:

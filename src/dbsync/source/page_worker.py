@@ -14,7 +14,10 @@ the result and are logged by the parent.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
@@ -147,16 +150,21 @@ def convert_page(spec: TableSpec, job: PageJob, body: bytes) -> Any:
 # -- the worker process's main loop --------------------------------------------------------------
 
 
-def serve(stdin: Any = None, stdout: Any = None) -> None:
+def serve(stdin: Any = None, stdout: Any = None, parent: Optional[int] = None) -> None:
     """Read (spec, job, body) requests from stdin and write outcomes to stdout until EOF.
 
     The worker is a plain subprocess speaking length-prefixed pickles over its pipes, not a
     multiprocessing child: multiprocessing's spawn re-imports the caller's main script in every
     child (a library user's unguarded script would run its sync again), and fork would copy a
-    process whose other threads may hold locks."""
+    process whose other threads may hold locks. ``parent``: the pid whose death ends the worker
+    (:func:`dbsync.parent_watch.exit_with_parent`): end of file on stdin is not enough, any
+    process forked from the parent while this worker ran holds a copy of the pipe's write end."""
     import pickle
-    import sys
 
+    if parent is not None:
+        from dbsync.parent_watch import exit_with_parent
+
+        exit_with_parent(parent)
     _init_worker()
     reader = stdin or sys.stdin.buffer
     writer = stdout or sys.stdout.buffer
@@ -187,10 +195,9 @@ class _Worker:
 
     def __init__(self) -> None:
         import subprocess
-        import sys
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from dbsync.source.page_worker import serve; serve()"],
+            [sys.executable, "-c", f"from dbsync.source.page_worker import serve; serve(parent={os.getpid()})"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,  # buffered: writes go out whole
         )
 
@@ -254,8 +261,6 @@ class ParsePool:
 
     def start(self) -> None:
         """Spawn the workers (non-blocking); they are 'ready' once their imports are done."""
-        import time
-
         with self._cond:
             if self._started or self.processes <= 0:
                 return
@@ -270,8 +275,6 @@ class ParsePool:
     def ready(self) -> bool:
         """Started, and given the time a worker takes to import what it needs (until then, pages
         are converted in-thread rather than queueing behind the start-up)."""
-        import time
-
         return self._started and time.monotonic() >= self._ready_at
 
     def convert(self, spec: TableSpec, job: PageJob, body: bytes) -> Any:

@@ -25,6 +25,7 @@ from dlt.extract.source import DltSource
 
 from dbsync.config.model import IncrementalSettings, SyncConfig
 from dbsync.config.parse import parse_config
+from dbsync.dlt_defaults import apply_dlt_defaults
 from dbsync.discovery.catalog import Catalog
 from dbsync.discovery.discover import discover_catalog
 from dbsync.discovery.types import resolve_type_map
@@ -374,6 +375,7 @@ def dbsync_source(
     now (so errors such as a wrong key surface before the pipeline starts); the session is
     available as ``source.dbsync_session`` (run report, catalog).
     """
+    apply_dlt_defaults()  # no telemetry also when the caller made its dlt pipeline first
     cfg = config if isinstance(config, SyncConfig) else parse_config(config)
     client = ApiClient(cfg)
     try:
