@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import duckdb
 import yaml
@@ -126,17 +126,149 @@ def field_types(schema: Mapping[str, Any], table: str) -> Dict[str, str]:
     raise KeyError(table)
 
 
+def same_value(actual: Any, expected: Any) -> bool:
+    """Equal, and of the same kind: ``True`` is not ``1``, ``1.0`` is not ``1`` (a boolean or an
+    integer stored as a number is a value in a shape the user did not ask for). Recurses into JSON."""
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(same_value(actual[k], expected[k]) for k in expected)
+    if isinstance(actual, list) and isinstance(expected, list):
+        return len(actual) == len(expected) and all(same_value(a, e) for a, e in zip(actual, expected))
+    if isinstance(actual, bool) != isinstance(expected, bool):
+        return False
+    if isinstance(actual, float) != isinstance(expected, float) and not (
+            isinstance(actual, Decimal) or isinstance(expected, Decimal)):
+        return False
+    return actual == expected
+
+
 def assert_same_rows(dest_rows: List[Dict[str, Any]], source_rows: List[Dict[str, Any]],
-                     types: Mapping[str, str], key: str = "id") -> None:
-    """Every source row is in the destination with every value equal, and nothing else is."""
-    dest = {r[key]: r for r in dest_rows}
+                     types: Mapping[str, str], key: str = "id", *, where: str = "",
+                     unchecked: Optional[Mapping[Any, Iterable[str]]] = None) -> None:
+    """Every source row is in the destination with every value equal, and nothing else is: no
+    missing key, no extra key, no key twice. ``unchecked`` maps a key to fields whose value is
+    deliberately not compared (the row itself still must be there)."""
+    prefix = f"{where}: " if where else ""
+    dest: Dict[Any, Dict[str, Any]] = {}
+    duplicates = []
+    for r in dest_rows:
+        if r[key] in dest:
+            duplicates.append(r[key])
+        dest[r[key]] = r
     src = {r[key]: r for r in source_rows}
     missing = sorted(set(src) - set(dest))[:10]
     extra = sorted(set(dest) - set(src))[:10]
-    assert not missing and not extra, f"missing keys {missing}, unexpected keys {extra}"
+    assert not missing and not extra and not duplicates, (
+        f"{prefix}missing keys {missing}, unexpected keys {extra}, duplicate keys {sorted(duplicates)[:10]} "
+        f"({len(src)} source rows, {len(dest_rows)} destination rows)")
+    unchecked = unchecked or {}
     for k, source in src.items():
         row = dest[k]
+        skip = set(unchecked.get(k, ()))
         for name, api_type in types.items():
+            if name in skip:
+                continue
             expected = api_value(source.get(name), api_type)
             actual = db_value(row.get(name), api_type)
-            assert actual == expected, f"{key}={k} field {name}: destination {actual!r} != source {expected!r}"
+            assert same_value(actual, expected), (
+                f"{prefix}{key}={k} field {name}: destination {actual!r} != source {expected!r}")
+
+
+class DuckDBDataset:
+    """One dataset of a DuckDB file, read the way ``PgDataset`` reads PostgreSQL: ``rows``/``tables``."""
+
+    def __init__(self, path: Path, dataset: str):
+        self.path = Path(path)
+        self.dataset = dataset
+
+    def rows(self, table: str, order_by: str = "id") -> List[Dict[str, Any]]:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            rel = con.sql(f'SELECT * FROM "{self.dataset}"."{table}" ORDER BY {order_by}')
+            names = rel.columns
+            return [dict(zip(names, row)) for row in rel.fetchall()]
+
+    def tables(self) -> List[str]:
+        if not self.path.exists():
+            return []
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+                               "ORDER BY table_name", [self.dataset]).fetchall()
+        return [r[0] for r in rows if not r[0].startswith("_dlt")]
+
+
+def _dataset_of(destination: Any, dataset: Optional[str]) -> Any:
+    """Something with ``rows(table, order_by=)`` and ``tables()``: a Workspace (its DuckDB file),
+    a DuckDB file path, a ``PgDataset`` or a ``DuckDBDataset``."""
+    if isinstance(destination, Workspace):
+        return DuckDBDataset(destination.duckdb, dataset or "synced")
+    if isinstance(destination, (str, Path)):
+        return DuckDBDataset(Path(destination), dataset or "synced")
+    if dataset is not None and getattr(destination, "dataset", dataset) != dataset:
+        return type(destination)(destination.server, dataset)  # a PgDataset of another dataset
+    return destination
+
+
+def assert_destination_equals_source(destination: Any, server: Any, databases: Optional[Iterable[str]] = None,
+                                     tables: Optional[Iterable[str]] = None, *, layout: str = "per_database",
+                                     dataset: Optional[str] = None, deletes: str = "remove",
+                                     deleted_field: str = "deleted", key: str = "id",
+                                     table_name: Optional[Callable[[str, str], str]] = None,
+                                     types: Optional[Mapping[str, str]] = None, missing_ok: bool = False,
+                                     unchecked: Optional[Mapping[Tuple[str, str, Any], Iterable[str]]] = None) -> int:
+    """The destination holds exactly the reference server's data for the synced tables, by key
+    and values: every live source row present with every declared field equal, no extra rows, no
+    key twice; deleted rows gone (``deletes="remove"``) or kept with ``deleted_field`` true and a
+    tombstone in the source (``deletes="mark"``).
+
+    ``destination``: a ``Workspace``, a DuckDB file path (with ``dataset``) or a ``PgDataset``.
+    ``databases``/``tables``: what was synced (default every database / every table of its schema).
+    ``layout``: "per_database" (table ``{db}__{table}``) or "union" (table ``{table}``, rows told
+    apart by ``_dbsync_database``); ``table_name(db, table)`` overrides the name. ``types``
+    overrides declared API types per field (a config without discovery: types inferred).
+    ``missing_ok``: a table absent from the destination is skipped (a run that failed a table
+    writes nothing of it); otherwise it is an error. ``unchecked`` maps (db, table, key) to fields
+    whose values are deliberately not compared. Returns the number of source rows compared;
+    comparing nothing at all is an error (a check that cannot fail)."""
+    if layout not in ("per_database", "union"):
+        raise ValueError(f"layout must be per_database or union, not {layout!r}")
+    if deletes not in ("remove", "mark"):
+        raise ValueError(f"deletes must be remove or mark, not {deletes!r}")
+    target = _dataset_of(destination, dataset)
+    present = set(target.tables())
+    wanted = list(databases) if databases is not None else [d["id"] for d in server.databases()]
+    compared_rows = compared_tables = 0
+    union_rows: Dict[str, List[Dict[str, Any]]] = {}
+    for db in wanted:
+        schema = server.schema(db)
+        names = list(tables) if tables is not None else [t["name"] for t in schema["tables"]]
+        for table in names:
+            dest_table = table_name(db, table) if table_name else (table if layout == "union" else f"{db}__{table}")
+            where = f"{db}.{table} -> {dest_table}"
+            if dest_table not in present:
+                assert missing_ok, f"{where}: table missing from the destination (tables there: {sorted(present)})"
+                continue
+            if layout == "union":
+                if dest_table not in union_rows:
+                    union_rows[dest_table] = target.rows(dest_table, order_by=f"_dbsync_database, {key}")
+                dest_rows = [r for r in union_rows[dest_table] if r["_dbsync_database"] == db]
+            else:
+                dest_rows = target.rows(dest_table, order_by=key)
+            field_map = dict(field_types(schema, table))
+            field_map.update(types or {})
+            source = server.records(db, table, include_deleted=deletes == "mark")
+            if deletes == "mark":
+                tombstones = {r[key] for r in source if r.get("deleted")}
+                source = [r for r in source if not r.get("deleted")]
+                marked = [r for r in dest_rows if r.get(deleted_field) is True]
+                dest_rows = [r for r in dest_rows if r.get(deleted_field) is not True]
+                not_deleted = sorted({r[key] for r in marked} - tombstones)[:10]
+                assert not not_deleted, f"{where}: rows marked deleted that the source has not deleted: {not_deleted}"
+                assert len({r[key] for r in marked}) == len(marked), f"{where}: a deleted row marked twice"
+            table_unchecked = {k: fields for (d, t, k), fields in (unchecked or {}).items() if (d, t) == (db, table)}
+            assert_same_rows(dest_rows, source, field_map, key, where=where, unchecked=table_unchecked)
+            compared_rows += len(source)
+            compared_tables += 1
+    for dest_table, rows in union_rows.items():
+        strangers = sorted({r["_dbsync_database"] for r in rows} - set(wanted))
+        assert not strangers, f"{dest_table}: rows of databases that were not compared: {strangers}"
+    assert compared_tables or missing_ok, "nothing was compared: no database or table selected"
+    return compared_rows
