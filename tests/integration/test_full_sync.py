@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from support import assert_same_rows, field_types, original_config, reference_config
+from support import assert_destination_equals_source, assert_same_rows, field_types, original_config, reference_config
 
 DUCKDB_TYPES = {
     "integer": "BIGINT",
@@ -61,6 +61,7 @@ def test_big_integers_decimals_unicode_and_nested_values_survive(reference_serve
     assert non_ascii
     for i in non_ascii[:50]:
         assert rows[i]["customer_name"] == source[i]["customer_name"]
+    assert_destination_equals_source(workspace, reference_server, ["acme"], ["orders"])
 
 
 def test_databases_with_same_tables_and_ids_never_mix(reference_server, api_key, workspace):
@@ -76,6 +77,7 @@ def test_databases_with_same_tables_and_ids_never_mix(reference_server, api_key,
     for i in differing:
         assert acme[i]["customer_name"] == source_acme[i]["customer_name"]
         assert globex[i]["customer_name"] == source_globex[i]["customer_name"]
+    assert_destination_equals_source(workspace, reference_server, ["acme", "globex"], ["orders"])
 
 
 def test_union_layout_keeps_tenants_apart_with_a_database_column(reference_server, api_key, workspace):
@@ -90,10 +92,12 @@ def test_union_layout_keeps_tenants_apart_with_a_database_column(reference_serve
         assert sum(1 for k in by_key if k[0] == db) == len(source)
         for record in source:
             assert by_key[(db, record["id"])]["customer_name"] == record["customer_name"]
+    assert_destination_equals_source(workspace, reference_server, ["acme", "globex"], ["orders"], layout="union")
     # a second run merges on (database, id): no duplicates appear
     workspace.sync(config, databases=["acme", "globex"], tables=["orders"], full_refresh=False)
     assert workspace.query('SELECT COUNT(*), COUNT(DISTINCT (_dbsync_database, id)) FROM synced."orders"')[0] == (
         len(rows), len(rows))
+    assert_destination_equals_source(workspace, reference_server, ["acme", "globex"], ["orders"], layout="union")
 
 
 def test_original_rest_api_config_works_unchanged_as_a_python_dict(reference_server, workspace, monkeypatch):
@@ -114,6 +118,13 @@ def test_original_rest_api_config_works_unchanged_as_a_python_dict(reference_ser
     assert cols["customer_name"][0] == "VARCHAR"
     assert cols["shipping"][0] == "JSON" and cols["tags"][0] == "JSON"
     assert cols["updated_at"][0] == "TIMESTAMP WITH TIME ZONE"
+    # the default table (acme's orders), value for value, as the inferred types hold it
+    assert_destination_equals_source(workspace, reference_server, ["acme"], ["orders"],
+                                     table_name=lambda db, t: "database_resource", types=INFERRED_ORDERS)
+
+
+# what a config without discovery holds for the orders' fields (dlt infers them from the JSON values)
+INFERRED_ORDERS = {"unit_price": "string", "order_date": "string"}
 
 
 @pytest.mark.parametrize("concurrency", [1, 8])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dbsync.server import ServerSettings
-from support import assert_same_rows, field_types, reference_config
+from support import assert_destination_equals_source, assert_same_rows, field_types, reference_config
 
 
 @pytest.fixture
@@ -37,6 +37,7 @@ def test_second_run_without_changes_makes_one_request_per_table_and_loads_nothin
     assert all(t.mode == "incremental" for t in second.report.tables.values())
     # nothing new to load: no load package at all (state unchanged too)
     assert workspace.query("SELECT COUNT(*) FROM synced._dlt_loads")[0][0] == loads_before
+    assert assert_destination_equals_source(workspace, server) == 2 * 2 * 1500
 
 
 def test_changes_are_fetched_alone_and_merged(server, workspace):
@@ -62,6 +63,7 @@ def test_changes_are_fetched_alone_and_merged(server, workspace):
                          field_types(server.schema(db), table))
     ids = {r["id"] for r in workspace.rows("acme__orders")}
     assert new_ids[0] in ids and 11 not in ids
+    assert_destination_equals_source(workspace, server)  # and every other table
 
 
 def test_tombstones_can_be_kept_as_marked_rows(server, workspace):
@@ -77,11 +79,13 @@ def test_tombstones_can_be_kept_as_marked_rows(server, workspace):
     assert sum(1 for r in rows.values() if r["deleted"]) == 1
     assert len(rows) == len(source) + 1
     assert workspace.query('SELECT id FROM synced."acme__orders__deleted"') == [(3,)]
+    assert_destination_equals_source(workspace, server, tables=["orders"], deletes="mark")
 
 
 def test_cursor_state_is_per_table_and_survives_a_failed_table(server, workspace):
     config = reference_config(server.base_url)
     workspace.sync(config)
+    before = {(db, t): server.records(db, t) for db in ("acme", "globex") for t in ("orders", "customers")}
     server.update("acme", "orders", 1, {"quantity": 7})
     server.update("globex", "orders", 1, {"quantity": 8})
     # two tables of acme, two attempts each: exactly four failures
@@ -89,12 +93,17 @@ def test_cursor_state_is_per_table_and_survives_a_failed_table(server, workspace
     config["retries"] = {"attempts": 2, "backoff_base": 0.01, "backoff_max": 0.02}
     broken = workspace.sync(config, databases=["acme"])
     assert not broken.ok
+    # the failed tables (and globex, not selected) hold what the first run loaded, unchanged
+    for (db, table), records in before.items():
+        assert_same_rows(workspace.rows(f"{db}__{table}"), records, field_types(server.schema(db), table),
+                         where=f"{db}.{table} after the failed run")
     fixed = workspace.sync(config)
     assert fixed.ok
     by_table = {t.resource_name: t for t in fixed.report.tables.values()}
     # the failed run did not move acme's cursor: its change is fetched now, as is globex's
     assert by_table["acme__orders"].rows == 1 and by_table["globex__orders"].rows == 1
     assert {r["id"]: r["quantity"] for r in workspace.rows("acme__orders")}[1] == 7
+    assert_destination_equals_source(workspace, server)
 
 
 def test_lag_window_refetches_recent_rows_without_duplicates(server, workspace):
@@ -104,6 +113,7 @@ def test_lag_window_refetches_recent_rows_without_duplicates(server, workspace):
     assert second.report.rows > 0, "a lag window re-reads rows inside it"
     counts = workspace.query('SELECT COUNT(*), COUNT(DISTINCT id) FROM synced."acme__orders"')[0]
     assert counts[0] == counts[1] == 1500
+    assert_destination_equals_source(workspace, server, tables=["orders"])
 
 
 def test_new_field_becomes_a_new_column(server, workspace):
@@ -116,6 +126,7 @@ def test_new_field_becomes_a_new_column(server, workspace):
     assert workspace.columns("acme__customers")["loyalty_tier"] == ("VARCHAR", True)
     rows = {r["id"]: r for r in workspace.rows("acme__customers")}
     assert rows[2]["loyalty_tier"] == "gold" and rows[3]["loyalty_tier"] is None
+    assert_destination_equals_source(workspace, server, tables=["customers"])  # the new field included
 
 
 def test_full_refresh_drops_and_reloads(server, workspace):
@@ -125,3 +136,4 @@ def test_full_refresh_drops_and_reloads(server, workspace):
     assert all(t.mode == "full" for t in result.report.tables.values())
     assert result.report.rows == 2 * 1500
     assert workspace.query('SELECT COUNT(*) FROM synced."acme__orders"')[0][0] == 1500
+    assert_destination_equals_source(workspace, server, tables=["orders"])

@@ -11,7 +11,7 @@ import pytest
 
 from dbsync import errors
 from dbsync.server import ServerSettings
-from support import reference_config
+from support import assert_destination_equals_source, reference_config
 
 FAST_RETRIES = {"attempts": 4, "backoff_base": 0.01, "backoff_max": 0.05}
 
@@ -52,6 +52,7 @@ def test_transient_failures_are_retried_and_logged(server, workspace, caplog, ki
     assert all(reason_in_log in r.getMessage() for r in retries)
     assert "database '" in retries[0].getMessage() and "offset" in retries[0].getMessage()
     assert result.stats.total_retries == 2
+    assert assert_destination_equals_source(workspace, server) == 2 * 300
 
 
 def test_retry_after_is_honoured(server, workspace):
@@ -61,6 +62,7 @@ def test_retry_after_is_honoured(server, workspace):
     assert result.ok
     assert time.monotonic() - started >= 1.0
     assert result.stats.retries == {"HTTP 429": 1}
+    assert_destination_equals_source(workspace, server, ["acme"])
 
 
 def test_exhausted_retries_name_the_table_and_page_and_keep_other_tables(server, workspace):
@@ -78,6 +80,9 @@ def test_exhausted_retries_name_the_table_and_page_and_keep_other_tables(server,
     assert result.exit_code() == errors.RetriesExhaustedError.exit_code
     loaded = {t.resource_name: t.rows for t in result.report.tables.values()}
     assert loaded["globex__orders"] == 300
+    # the table that succeeded equals the source; the failed one wrote nothing
+    assert_destination_equals_source(workspace, server, ["globex"])
+    assert workspace.tables() == ["globex__orders"]
 
 
 @pytest.mark.parametrize(
@@ -125,6 +130,7 @@ def test_response_actions_ignore_turns_a_status_into_an_empty_table(server, work
     config["resources"][0]["endpoint"]["response_actions"] = [{"status_code": 404, "action": "ignore"}]
     result = workspace.sync(config)
     assert result.ok and result.report.rows == 0
+    assert not workspace.duckdb.exists() or workspace.tables() == [], "an ignored status loads nothing"
 
 
 def test_server_down_fails_fast_with_a_clear_message(workspace, monkeypatch):
