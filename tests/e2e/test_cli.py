@@ -13,7 +13,9 @@ import pytest
 import yaml
 
 from dbsync import errors
-from support import original_config, reference_config
+from dbsync.demo import _make_changes
+from dbsync.server import ReferenceServer, ServerSettings
+from support import INFERRED_ORDERS, assert_destination_equals_source, original_config, reference_config
 
 COMMANDS = ["run", "check", "discover", "status", "serve", "demo"]
 
@@ -62,6 +64,8 @@ def test_run_discover_check_status_in_a_project_folder(project, reference_server
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT COUNT(*) FROM reference.acme__orders").fetchone()[0] == len(
             reference_server.records("acme", "orders"))
+    assert_destination_equals_source(project / "warehouse.duckdb", reference_server, ["acme", "globex"], ["orders"],
+                                     dataset="reference")
 
     status = dbsync("status", "--json", *common, cwd=project, env=env)
     assert status.returncode == 0, status.stderr
@@ -145,6 +149,9 @@ def test_original_config_file_runs_unchanged(tmp_path, reference_server):
     with duckdb.connect(str(tmp_path / "out.duckdb"), read_only=True) as con:
         count = con.execute("SELECT COUNT(*) FROM dbsync_data.database_resource").fetchone()[0]
     assert count == len(reference_server.records("acme", "orders"))
+    assert_destination_equals_source(tmp_path / "out.duckdb", reference_server, ["acme"], ["orders"],
+                                     dataset="dbsync_data", table_name=lambda db, t: "database_resource",
+                                     types=INFERRED_ORDERS)
 
 
 def test_demo_runs_end_to_end(tmp_path):
@@ -155,6 +162,13 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "3 rows upserted, 1 deleted" in proc.stdout
     with duckdb.connect(str(tmp_path / "demo" / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT COUNT(*) FROM demo.acme__orders").fetchone()[0] == 401
+    # the demo's server is gone with it: the same seeded data with the same changes is its twin,
+    # value for value but the changed rows' updated_at (the server's clock at the change)
+    with ReferenceServer(ServerSettings(seed=42, databases=3, tables_per_database=3, rows_per_table=400)) as twin:
+        _make_changes(twin)
+        changed = {("acme", "orders", 1), ("acme", "orders", 401), ("globex", "orders", 2)}
+        assert assert_destination_equals_source(tmp_path / "demo" / "warehouse.duckdb", twin, dataset="demo",
+                                                unchecked={k: ["updated_at"] for k in changed}) == 3 * 3 * 400
     # the command the demo suggests works as printed, from where the demo ran
     suggested = proc.stdout.split("Try:")[1].strip().splitlines()[0].strip()
     shown = subprocess.run(suggested, shell=True, cwd=tmp_path, capture_output=True, text=True)

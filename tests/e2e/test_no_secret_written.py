@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from dbsync.server import FaultSettings, ServerSettings
-from support import reference_config
+from support import DuckDBDataset, assert_destination_equals_source, reference_config
 
 DBSYNC = [sys.executable, "-m", "dbsync"]
 
@@ -120,11 +120,14 @@ def test_the_key_is_in_no_output_and_no_file(leaky_server, tmp_path, secret, sce
     outputs = []
     proc = run_cli(base_args(tmp_path), env, tmp_path)
     outputs += [proc.stdout, proc.stderr]
+    warehouse = tmp_path / "warehouse.duckdb"
     if expected == 0:
         assert proc.returncode == 0, proc.stderr[-2000:]
+        assert assert_destination_equals_source(warehouse, leaky_server, dataset="reference") == 2 * 250
     else:
         assert proc.returncode != 0
         assert "error" in (proc.stdout + proc.stderr).lower()
+        assert DuckDBDataset(warehouse, "reference").tables() == [], "every table failed: nothing of them is written"
     # the other commands, with --debug too
     for args in (["status", "--debug", "--pipelines-dir", str(tmp_path / "pipelines"), "-c", str(tmp_path / "dbsync.yaml")],
                  ["check", "--debug", "-c", str(tmp_path / "dbsync.yaml")],

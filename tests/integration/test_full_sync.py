@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from support import assert_destination_equals_source, assert_same_rows, field_types, original_config, reference_config
+from support import (INFERRED_ORDERS, assert_destination_equals_source, assert_same_rows, field_types, original_config,
+                     reference_config)
 
 DUCKDB_TYPES = {
     "integer": "BIGINT",
@@ -121,10 +122,6 @@ def test_original_rest_api_config_works_unchanged_as_a_python_dict(reference_ser
     # the default table (acme's orders), value for value, as the inferred types hold it
     assert_destination_equals_source(workspace, reference_server, ["acme"], ["orders"],
                                      table_name=lambda db, t: "database_resource", types=INFERRED_ORDERS)
-
-
-# what a config without discovery holds for the orders' fields (dlt infers them from the JSON values)
-INFERRED_ORDERS = {"unit_price": "string", "order_date": "string"}
 
 
 @pytest.mark.parametrize("concurrency", [1, 8])
