@@ -18,7 +18,7 @@ from dbsync.partition import partition_name
 from dbsync.pipeline import run_sync
 from dbsync.server import ServerSettings
 from postgres_plugin import pg_value
-from support import reference_config
+from support import assert_destination_equals_source, reference_config
 
 pytestmark = pytest.mark.postgres
 PREFIX = "dbsync_reference"
@@ -100,6 +100,9 @@ def test_all_partitions_in_parallel_with_the_multiprocess_executor_equal_one_run
             got, want = pg.rows(name), _rows(pg, f"{pg.dataset}_single", name)
             assert len(got) == len(want) == 250
             assert _comparable(got) == _comparable(want), name
+    # and both equal the source, by key and values
+    assert assert_destination_equals_source(pg, server) == len(databases) * 2 * 250
+    assert_destination_equals_source(pg, server, dataset=f"{pg.dataset}_single")
     states = {r[0] for r in pg.query(f'SELECT pipeline_name FROM "{pg.dataset}"._dlt_pipeline_state')}
     assert states == {partition_name(PREFIX, db) for db in databases}
 
@@ -119,6 +122,7 @@ def test_all_partitions_in_parallel_with_the_multiprocess_executor_equal_one_run
     assert ok
     assert len([r for r in server.requests() if r.path == "/v1/resource"]) == 2
     assert {r["id"]: r["quantity"] for r in pg.rows("acme__orders")}[5] == 9090
+    assert_destination_equals_source(pg, server, ["acme"])
     event = instance.get_latest_materialization_event(AssetKey([PREFIX, "orders"]))
     assert event.asset_materialization.partition == "acme"
     assert event.asset_materialization.metadata["dbsync_rows"].value == 1
@@ -134,6 +138,8 @@ def test_a_failed_partition_is_retried_by_dagster(server, pg, code_location):
     events = result.all_events
     assert any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in events), "the first attempt failed and was retried"
     assert pg.count("globex__orders") == 250 and pg.count("globex__customers") == 250
+    assert_destination_equals_source(pg, server, ["globex"])
+    assert sorted(pg.tables()) == ["globex__customers", "globex__orders"], "only the materialized partition"
 
 
 def _rows(pg, dataset, table):

@@ -14,7 +14,7 @@ import yaml
 from dbsync.partition import Shard, list_partitions, partition_name, run_partitioned
 from dbsync.server import ServerSettings
 from dbsync.status import sync_status
-from support import assert_same_rows, field_types, reference_config
+from support import assert_destination_equals_source, assert_same_rows, field_types, reference_config
 
 pytestmark = pytest.mark.postgres
 
@@ -53,6 +53,7 @@ def test_shards_in_parallel_equal_one_run_and_keep_their_own_state(server, pg, t
             dest = f"{db}__{table['name']}"
             assert_same_rows(pg.rows(dest), server.records(db, table["name"]), field_types(schema, table["name"]))
             assert pg.count(dest) == len(workspace.rows(dest))
+    assert assert_destination_equals_source(workspace, server) == 6 * 2 * 200
     # one state row and one schema per partition: nobody restored anybody else's
     pipelines = {r[0] for r in pg.query(f'SELECT pipeline_name FROM "{pg.dataset}"._dlt_pipeline_state')}
     assert pipelines == {partition_name("dbsync_reference", db) for db in databases}
@@ -73,6 +74,7 @@ def test_incremental_per_partition_and_state_restored_by_a_fresh_worker(server, 
                             databases=["acme", "globex", "initech"])
     assert first.ok and [p.database for p in first.partitions] == ["acme", "globex", "initech"]
     assert first.combined().report.rows == 3 * 2 * 200
+    assert_destination_equals_source(pg, server, ["acme", "globex", "initech"])
     status = sync_status(partition_name("dbsync_reference", "globex"), pipelines_dir=pdir)
     assert {t.resource for t in status.tables} == {"globex__orders", "globex__customers"}
     assert all(t.cursor and t.rows == 200 for t in status.tables)
@@ -91,6 +93,9 @@ def test_incremental_per_partition_and_state_restored_by_a_fresh_worker(server, 
     assert len(resource_requests) == 6, "one request per table: nothing fetched again"
     assert {r["id"]: r["quantity"] for r in pg.rows("globex__orders")}[4] == 31337
     assert 9 not in {r["id"] for r in pg.rows("acme__customers")}
+    assert_destination_equals_source(pg, server, ["acme", "globex", "initech"])
+    # the partitions not selected were never written
+    assert not [t for t in pg.tables() if not t.startswith(("acme__", "globex__", "initech__"))]
 
 
 def test_partitions_of_a_shard_and_selection(server):

@@ -14,7 +14,7 @@ import yaml
 
 from dbsync.server import ServerSettings
 from postgres_plugin import pg_value
-from support import assert_same_rows, field_types, reference_config
+from support import assert_destination_equals_source, assert_same_rows, field_types, reference_config
 
 pytestmark = pytest.mark.postgres
 
@@ -70,6 +70,7 @@ def test_postgres_holds_exactly_what_duckdb_holds(server, workspace, pg):
     assert sync_pg(workspace, pg, config).ok
     assert workspace.sync(config, pipeline_name="duck").ok
     assert sorted(pg.tables()) == sorted(workspace.tables())
+    assert assert_destination_equals_source(pg, server) == assert_destination_equals_source(workspace, server) == 4000
     for table in workspace.tables():
         duck_rows = workspace.rows(table)
         pg_rows = pg.rows(table)
@@ -100,6 +101,7 @@ def test_big_values_empty_strings_and_nulls_are_kept_apart(server, workspace, pg
     assert "" in phones and None in phones, "CSV loading must not turn empty strings into NULL"
     source = {r["id"]: r["phone"] for r in server.records("acme", "customers")}
     assert {r["id"]: r["phone"] for r in customers} == source
+    assert_destination_equals_source(pg, server, ["acme"], ["orders", "customers"])
 
 
 def test_without_adbc_driver_insert_statements_keep_types_and_empty_strings(server, workspace, pg, monkeypatch):
@@ -123,6 +125,7 @@ def test_incremental_merge_and_deletes(server, workspace, pg):
     assert quiet.ok and quiet.report.rows == 0
     assert len([r for r in server.requests() if r.path == "/v1/resource"]) == 2, "one request per table"
     assert pg.count("_dlt_loads") == loads, "no changes: no load"
+    assert_destination_equals_source(pg, server, tables=["orders"])
     server.update("acme", "orders", 10, {"quantity": 4242})
     server.delete("acme", "orders", 11)
     server.update("globex", "orders", 1, {"email": None})
@@ -147,6 +150,7 @@ def test_deletes_marked_and_union_layout(server, workspace, pg):
     assert rows[("globex", 3)]["deleted"] is True and rows[("acme", 3)]["deleted"] is not True
     assert rows[("acme", 3)]["quantity"] == 77
     assert sum(1 for r in rows.values() if r["deleted"]) == 1
+    assert_destination_equals_source(pg, server, tables=["orders"], layout="union", deletes="mark")
 
 
 def test_full_refresh_reloads(server, workspace, pg):
@@ -155,6 +159,7 @@ def test_full_refresh_reloads(server, workspace, pg):
     result = sync_pg(workspace, pg, config, tables=["products"], full_refresh=True)
     assert all(t.mode == "full" for t in result.report.tables.values())
     assert pg.count("acme__products") == 400
+    assert_destination_equals_source(pg, server, tables=["products"])
 
 
 def test_cli_run_and_status_never_print_the_password(server, pg, tmp_path, postgres_server):
@@ -172,11 +177,13 @@ def test_cli_run_and_status_never_print_the_password(server, pg, tmp_path, postg
     for text in (run.stdout, run.stderr, status.stdout, status.stderr):
         assert postgres_server.password not in text
     assert pg.count("acme__orders") == 400
+    assert_destination_equals_source(pg, server, tables=["orders"])
 
 
 def test_the_destination_password_is_scrubbed_like_the_api_key(server, workspace, pg, postgres_server):
     from dbsync.http.redaction import redact, registered_secrets
 
     assert sync_pg(workspace, pg, reference_config(server.base_url), databases=["acme"], tables=["orders"]).ok
+    assert_destination_equals_source(pg, server, ["acme"], ["orders"])
     assert postgres_server.password in registered_secrets()
     assert postgres_server.password not in redact(f"could not connect: {postgres_server.dsn}")
