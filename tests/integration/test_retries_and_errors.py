@@ -122,6 +122,7 @@ def test_unknown_records_path_is_a_clear_404(server, workspace):
     error = result.failed[0].error
     assert isinstance(error, errors.NotFoundError)
     assert "/v1/nope" in error.one_line() and "table 'orders'" in error.one_line()
+    assert not workspace.duckdb.exists() or workspace.tables() == [], "every table failed: nothing is written"
 
 
 def test_response_actions_ignore_turns_a_status_into_an_empty_table(server, workspace):
