@@ -200,18 +200,31 @@ def run_info_path(pipelines_dir: str, pipeline_name: str) -> Path:
     return Path(pipelines_dir) / f".{pipeline_name}.dbsync.json"
 
 
-def save_run_info(pipelines_dir: str, pipeline_name: str, destination: Any, dataset: str) -> None:
-    import json
-
+def save_run_info(pipelines_dir: str, pipeline_name: str, destination: Any, dataset: str,
+                  loaded: bool = False) -> None:
+    """``loaded``: the run finished loading, so the DuckDB file's fingerprint is noted too."""
     path = None if isinstance(destination, str) else _duckdb_path(destination)
     name = destination if isinstance(destination, str) else getattr(destination, "destination_name", None)
-    info = {"destination": str(Path(path).resolve()) if path else name, "dataset": dataset}
+    info: Dict[str, Any] = {"destination": str(Path(path).resolve()) if path else name, "dataset": dataset}
+    if loaded and path:
+        info["fingerprint"] = duckdb_fingerprint(path)
     run_info_path(pipelines_dir, pipeline_name).write_text(json.dumps(info))
 
 
-def load_run_info(pipelines_dir: str, pipeline_name: str) -> Dict[str, Any]:
-    import json
+def duckdb_fingerprint(path: str) -> List[Any]:
+    """What changes when anyone writes a DuckDB file (or replaces it): inode, size and mtime of
+    the file and of its write-ahead log. A run that loads nothing leaves it as it was."""
+    marks: List[Any] = [os.path.abspath(path)]
+    for name in (path, path + ".wal"):
+        try:
+            st = os.stat(name)
+            marks.append([st.st_ino, st.st_size, st.st_mtime_ns])
+        except OSError:
+            marks.append(None)
+    return marks
 
+
+def load_run_info(pipelines_dir: str, pipeline_name: str) -> Dict[str, Any]:
     path = run_info_path(pipelines_dir, pipeline_name)
     try:
         return json.loads(path.read_text())
@@ -278,12 +291,14 @@ def run_sync(
     with pipeline_lock(pdir, name), tuned_runtime():
         pipeline = make_pipeline(cfg, destination=destination, dataset=dataset, pipeline_name=name,
                                  pipelines_dir=pdir)
+        previous = load_run_info(pdir, name)
         save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name)
         repair_pipeline(pipeline)
         source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress, catalog=catalog)
         session = source.dbsync_session
         if not full_refresh:
-            session.fresh_resources = tables_to_reload(pipeline, session.jobs, source_name or source.name)
+            session.fresh_resources = tables_to_reload(pipeline, session.jobs, source_name or source.name,
+                                                       previous.get("fingerprint"))
         if source_name:
             from dbsync.partition import with_source_name
 
@@ -292,6 +307,7 @@ def run_sync(
             info = _run(pipeline, source, full_refresh=full_refresh)
             if cfg.deletes.mode == "mark":
                 mark_deleted_rows(pipeline, session)
+            save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name, loaded=True)
         finally:
             session.close()
     return SyncResult(
@@ -305,15 +321,16 @@ def run_sync(
     )
 
 
-def tables_to_reload(pipeline: Any, jobs: Sequence[Any], source_name: str) -> Set[str]:
+def tables_to_reload(pipeline: Any, jobs: Sequence[Any], source_name: str,
+                     fingerprint: Optional[List[Any]] = None) -> Set[str]:
     """The resources with a saved cursor whose table is not in the destination: the file was
     deleted, the default file is a new one (another folder), the table was dropped. Their
     cursor lives in the pipeline folder, so an incremental run would load nothing into the
     empty table and end ok: they are read in full instead.
 
-    Cheap on a run with nothing to do: no query when no table has a cursor yet or the DuckDB
-    file does not exist, else one information-schema query (dlt opens the destination on every
-    run anyway, to compare its state)."""
+    Cheap on a run with nothing to do: no query when no table has a cursor yet, when the DuckDB
+    file does not exist, or when it is unchanged since this pipeline's last load
+    (``fingerprint``, see :func:`duckdb_fingerprint`); else one information-schema query."""
     saved = pipeline.state.get("sources", {}).get(source_name, {}).get("resources", {})
     candidates = [job for job in jobs
                   if job.cursor_field and (saved.get(job.resource_name) or {}).get("cursor") is not None]
@@ -322,6 +339,8 @@ def tables_to_reload(pipeline: Any, jobs: Sequence[Any], source_name: str) -> Se
     path = _duckdb_path(pipeline.destination)
     if path is not None and not os.path.exists(path):
         missing = {job.resource_name for job in candidates}
+    elif path is not None and fingerprint == duckdb_fingerprint(path):
+        return set()  # nobody wrote to the file since this pipeline's last load
     else:
         missing = _missing_tables(pipeline, candidates, source_name)
     if missing:
