@@ -16,10 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Dict
+
 
 import duckdb
-import pytest
 import requests
 
 from realserver_procs import EXAMPLES, free_port, packaged_binary, require_modules
@@ -138,7 +137,6 @@ def test_pocketbase_readme(tmp_path):
     from test_pocketbase import PocketBase, assert_collection_equals_api
 
     folder = tmp_path / "checkout"
-    done_env: Dict[str, str] = {}
     done = run_readme("pocketbase", folder, "POCKETBASE_PORT")
     first, second = upserted(done.stdout)
     assert first > 0 and second == 0
@@ -154,7 +152,7 @@ def test_pocketbase_readme(tmp_path):
         answer = requests.post(f"{process.base_url}/api/collections/_superusers/auth-with-password",
                                json={"identity": "admin@example.com", "password": "a-long-password"}, timeout=30)
         answer.raise_for_status()
-        api = PocketBase(SimpleNamespace(base_url=process.base_url), answer.json()["token"], done_env)
+        api = PocketBase(SimpleNamespace(base_url=process.base_url), answer.json()["token"], {})
         dest = FileWorkspace(folder / "pocketbase-warehouse.duckdb")
         collections = dest.tables("pocketbase")
         assert collections == ["customers", "products", "users"]
