@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-
 import duckdb
 import requests
 
