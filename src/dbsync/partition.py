@@ -203,11 +203,13 @@ def run_partitioned(
     from dbsync.discovery.catalog import Catalog
     from dbsync.discovery.discover import discover_catalog
     from dbsync.http.client import ApiClient
-    from dbsync.pipeline import quiet_dlt_defaults, run_sync
+    from dbsync.pipeline import quiet_dlt_defaults, resolve_destination, run_sync
 
     quiet_dlt_defaults()
     cfg = config if isinstance(config, SyncConfig) else parse_config(config)
     base = pipeline_name or cfg.pipeline.name
+    # one destination for every partition: the default DuckDB file is named after the base name
+    destination = resolve_destination(destination or cfg.pipeline.destination, base)
     started = time.time()
     run = PartitionedRun(pipeline_name=base, shard=shard)
     ids = list_partitions(cfg, databases=databases, shard=shard)

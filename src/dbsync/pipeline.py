@@ -15,12 +15,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Union
 
 from dbsync.config.model import SyncConfig
 from dbsync.config.parse import parse_config
 from dbsync.dlt_defaults import apply_dlt_defaults
-from dbsync.errors import DbsyncError, PipelineBusyError
+from dbsync.errors import ConfigError, DbsyncError, PipelineBusyError
 from dbsync.http.client import RequestStats
 from dbsync.source.report import RunReport, TableReport
 from dbsync.recovery import repair_pipeline
@@ -60,11 +60,73 @@ class SyncResult:
 
 
 DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+DEFAULT_DUCKDB_FILE = "{pipeline}-warehouse.duckdb"
+
+
+def default_duckdb_file(pipeline_name: str) -> str:
+    """The default destination file, in the current folder: ``./<pipeline>-warehouse.duckdb``.
+
+    Not ``<pipeline>.duckdb`` (dlt's default): DuckDB names a file's catalog after its name up to
+    the first dot, and a catalog named like the dataset makes every ``dataset.table`` reference
+    ambiguous, dlt's own included ("Ambiguous reference to catalog or schema"), so the common
+    ``pipeline: {name: X, dataset: X}`` could not load. Dataset names are snake_case (dlt
+    normalizes them), so the ``-`` keeps the two apart for any name."""
+    return DEFAULT_DUCKDB_FILE.format(pipeline=pipeline_name)
+
+
+def _is_duckdb_path(name: str) -> bool:
+    return name.endswith(".duckdb") or os.sep in name
+
+
+def resolve_destination(destination: Optional[str], pipeline_name: str) -> str:
+    """A destination name as given, or for DuckDB the absolute path of its file.
+
+    ``duckdb`` (the default) is the file dlt's config names (``[destination.duckdb]
+    credentials``), else :func:`default_duckdb_file`. Relative paths are taken from the
+    current folder: dlt would take them from the folder of the pipeline's first run."""
+    name = destination or "duckdb"
+    if name == "duckdb":
+        configured = _configured_duckdb_file()
+        if configured is None:
+            return os.path.abspath(default_duckdb_file(pipeline_name))
+        if not _is_duckdb_path(configured):
+            return name  # a special location (":pipeline:"...): dlt resolves it
+        name = configured
+    return os.path.abspath(name) if _is_duckdb_path(name) else name
+
+
+def _configured_duckdb_file() -> Optional[str]:
+    import dlt
+
+    try:
+        value = dlt.config.get("destination.duckdb.credentials")
+    except Exception:
+        return None
+    if isinstance(value, Mapping):
+        value = value.get("database")
+    return value if isinstance(value, str) and value else None
+
+
+def check_duckdb_names(path: str, dataset: str) -> None:
+    """Refuse a DuckDB file whose catalog (its name up to the first dot) is named like the
+    dataset or its staging dataset: DuckDB could not resolve ``dataset.table`` in it."""
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    catalog = Path(path).name.split(".")[0].casefold()
+    normalized = NamingConvention().normalize_identifier(dataset)
+    clashes = {dataset.casefold(), normalized.casefold(), f"{normalized}_staging".casefold()}
+    if catalog in clashes:
+        raise ConfigError(
+            f"the DuckDB file {path} is named like the dataset '{dataset}': DuckDB could not tell "
+            f"the file's catalog '{catalog}' from the dataset's schema",
+            hint=f"name the file otherwise (--destination), or the dataset (--dataset); the default "
+                 f"file is {default_duckdb_file('<pipeline>')}")
 
 
 def make_destination(destination: Optional[str], pipeline_name: str,
                      duckdb_memory_limit: Optional[str] = DEFAULT_DUCKDB_MEMORY_LIMIT) -> Any:
-    """A dlt destination from a name (``duckdb``, ``postgres``...) or a ``.duckdb`` file path.
+    """A dlt destination from a name (``duckdb``, ``postgres``...) or a ``.duckdb`` file path
+    (see :func:`resolve_destination`: DuckDB always gets an absolute path).
 
     DuckDB gets a memory limit: its merge of a big table (a window over every staged row) is
     what made a sync's peak memory grow with the data (1,000,000 rows: +300 MB); with a limit
@@ -72,8 +134,8 @@ def make_destination(destination: Optional[str], pipeline_name: str,
     duckdb_memory_limit`` in the config changes it (``null``: DuckDB's default, 80% of RAM)."""
     import dlt
 
-    name = destination or "duckdb"
-    is_path = name.endswith(".duckdb") or os.sep in name
+    name = resolve_destination(destination, pipeline_name)
+    is_path = _is_duckdb_path(name)
     if duckdb_memory_limit and (is_path or name == "duckdb"):
         # through dlt's config rather than a credentials object: building one here imports
         # DuckDB's client stack (a third of a second) even for runs that load nothing
@@ -135,18 +197,31 @@ def run_info_path(pipelines_dir: str, pipeline_name: str) -> Path:
     return Path(pipelines_dir) / f".{pipeline_name}.dbsync.json"
 
 
-def save_run_info(pipelines_dir: str, pipeline_name: str, destination: Any, dataset: str) -> None:
-    import json
-
+def save_run_info(pipelines_dir: str, pipeline_name: str, destination: Any, dataset: str,
+                  loaded: bool = False) -> None:
+    """``loaded``: the run finished loading, so the DuckDB file's fingerprint is noted too."""
     path = None if isinstance(destination, str) else _duckdb_path(destination)
     name = destination if isinstance(destination, str) else getattr(destination, "destination_name", None)
-    info = {"destination": str(Path(path).resolve()) if path else name, "dataset": dataset}
+    info: Dict[str, Any] = {"destination": str(Path(path).resolve()) if path else name, "dataset": dataset}
+    if loaded and path:
+        info["fingerprint"] = duckdb_fingerprint(path)
     run_info_path(pipelines_dir, pipeline_name).write_text(json.dumps(info))
 
 
-def load_run_info(pipelines_dir: str, pipeline_name: str) -> Dict[str, Any]:
-    import json
+def duckdb_fingerprint(path: str) -> List[Any]:
+    """What changes when anyone writes a DuckDB file (or replaces it): inode, size and mtime of
+    the file and of its write-ahead log. A run that loads nothing leaves it as it was."""
+    marks: List[Any] = [os.path.abspath(path)]
+    for name in (path, path + ".wal"):
+        try:
+            st = os.stat(name)
+            marks.append([st.st_ino, st.st_size, st.st_mtime_ns])
+        except OSError:
+            marks.append(None)
+    return marks
 
+
+def load_run_info(pipelines_dir: str, pipeline_name: str) -> Dict[str, Any]:
     path = run_info_path(pipelines_dir, pipeline_name)
     try:
         return json.loads(path.read_text())
@@ -167,11 +242,15 @@ def make_pipeline(config: SyncConfig, *, destination: Optional[str] = None, data
     from dbsync.destination_secrets import register_destination_secrets
 
     name = pipeline_name or config.pipeline.name
+    dataset_name = dataset or config.dataset_name
+    requested = resolve_destination(destination or config.pipeline.destination, name)
+    if _is_duckdb_path(requested):
+        check_duckdb_names(requested, dataset_name)  # before anything is created
+    target = make_destination(requested, name, config.performance.duckdb_memory_limit)
     pipeline = dlt.pipeline(
         pipeline_name=name,
-        destination=make_destination(destination or config.pipeline.destination, name,
-                                     config.performance.duckdb_memory_limit),
-        dataset_name=dataset or config.dataset_name,
+        destination=target,
+        dataset_name=dataset_name,
         pipelines_dir=pipelines_dir,
     )
     register_destination_secrets(pipeline)  # the warehouse password is scrubbed like the API key
@@ -209,10 +288,14 @@ def run_sync(
     with pipeline_lock(pdir, name), tuned_runtime():
         pipeline = make_pipeline(cfg, destination=destination, dataset=dataset, pipeline_name=name,
                                  pipelines_dir=pdir)
+        previous = load_run_info(pdir, name)
         save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name)
         repair_pipeline(pipeline)
         source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress, catalog=catalog)
         session = source.dbsync_session
+        if not full_refresh:
+            session.fresh_resources = tables_to_reload(pipeline, session.jobs, source_name or source.name,
+                                                       previous.get("fingerprint"))
         if source_name:
             from dbsync.partition import with_source_name
 
@@ -221,6 +304,7 @@ def run_sync(
             info = _run(pipeline, source, full_refresh=full_refresh)
             if cfg.deletes.mode == "mark":
                 mark_deleted_rows(pipeline, session)
+            save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name, loaded=True)
         finally:
             session.close()
     return SyncResult(
@@ -232,6 +316,54 @@ def run_sync(
         seconds=time.time() - started,
         load_ids=list(getattr(info, "loads_ids", []) or []),
     )
+
+
+def tables_to_reload(pipeline: Any, jobs: Sequence[Any], source_name: str,
+                     fingerprint: Optional[List[Any]] = None) -> Set[str]:
+    """The resources with a saved cursor whose table is not in the destination: the file was
+    deleted, the default file is a new one (another folder), the table was dropped. Their
+    cursor lives in the pipeline folder, so an incremental run would load nothing into the
+    empty table and end ok: they are read in full instead.
+
+    Cheap on a run with nothing to do: no query when no table has a cursor yet, when the DuckDB
+    file does not exist, or when it is unchanged since this pipeline's last load
+    (``fingerprint``, see :func:`duckdb_fingerprint`); else one information-schema query."""
+    saved = pipeline.state.get("sources", {}).get(source_name, {}).get("resources", {})
+    candidates = [job for job in jobs
+                  if job.cursor_field and (saved.get(job.resource_name) or {}).get("cursor") is not None]
+    if not candidates:
+        return set()
+    path = _duckdb_path(pipeline.destination)
+    if path is not None and not os.path.exists(path):
+        missing = {job.resource_name for job in candidates}
+    elif path is not None and fingerprint == duckdb_fingerprint(path):
+        return set()  # nobody wrote to the file since this pipeline's last load
+    else:
+        missing = _missing_tables(pipeline, candidates, source_name)
+    if missing:
+        logger.warning("%d table(s) with a saved cursor are not in the destination %s: syncing them in full: %s",
+                       len(missing), destination_label(pipeline.destination), ", ".join(sorted(missing)))
+    return missing
+
+
+def _missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str) -> Set[str]:
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    schema = pipeline.schemas[source_name] if source_name in pipeline.schema_names else None
+    naming = schema.naming if schema is not None else NamingConvention()
+    tables = {job.resource_name: naming.normalize_path(job.table_name) for job in jobs}
+    try:
+        with pipeline.destination_client(source_name if schema is not None else None) as client:
+            stored = {name for name, columns in client.get_storage_tables(list(tables.values())) if columns}
+            missing = {resource for resource, table in tables.items() if table not in stored}
+            if missing and schema is not None and client.is_storage_initialized():
+                # dlt creates tables only for a schema version it has not stored yet: a table
+                # dropped from a dataset that still holds this version is created here
+                client.update_stored_schema(force=True)
+    except Exception as exc:  # not an SQL destination, or unreachable (then the load says so)
+        logger.debug("could not list the destination's tables: %s", exc)
+        return set()
+    return missing
 
 
 def mark_deleted_rows(pipeline: Any, session: Any) -> None:

@@ -35,7 +35,8 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
     import dlt
     from dlt.common.exceptions import DltException
 
-    from dbsync.pipeline import default_pipelines_dir, load_run_info, make_destination, quiet_dlt_defaults
+    from dbsync.pipeline import (default_pipelines_dir, destination_label, load_run_info, make_destination,
+                                 quiet_dlt_defaults)
 
     quiet_dlt_defaults()
     pdir = pipelines_dir or default_pipelines_dir()
@@ -67,7 +68,7 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
     if trace is not None:
         last_run = trace.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if trace.started_at else None
         last_ok = all(step.step_exception is None for step in trace.steps)
-    destination = pipeline.destination.destination_name if pipeline.destination else "?"
+    destination = destination_label(pipeline.destination) if pipeline.destination else "?"  # a file: its absolute path
     return PipelineStatus(pipeline_name, pipeline.dataset_name, destination, last_run, last_ok, tables)
 
 

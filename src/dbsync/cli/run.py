@@ -31,7 +31,7 @@ def run(
     databases: DatabasesOption = None,
     tables: TablesOption = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Drop the selected tables and their cursors, then sync everything again.")] = False,
-    destination: Annotated[Optional[str], typer.Option("--destination", help="dlt destination name (duckdb, postgres, ...) or a path to a .duckdb file.")] = None,
+    destination: Annotated[Optional[str], typer.Option("--destination", help="dlt destination name (duckdb, postgres, ...) or a path to a .duckdb file (default: ./<pipeline>-warehouse.duckdb in the current folder).")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset (schema) name in the destination.")] = None,
     pipeline_name: PipelineNameOption = None,
     pipelines_dir: PipelinesDirOption = None,

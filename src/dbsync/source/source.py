@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from fnmatch import fnmatchcase
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Union
 
 import dlt
 import pyarrow as pa
@@ -70,6 +70,9 @@ class SyncSession:
         self.pool = ParsePool(_processes(perf.processes))
         self.readers: Dict[str, Reader] = {}
         self.cursors: Dict[str, CursorState] = {}
+        # resources whose saved cursor is ignored this run: their table is missing from the
+        # destination (deleted, a new file), so they are read in full (set by run_sync)
+        self.fresh_resources: Set[str] = set()
         self._open = len(jobs)
         self._lock = threading.Lock()
         type_map = resolve_type_map(config.types)
@@ -107,7 +110,8 @@ class SyncSession:
                 self.converters[job.resource_name].adopt_relaxed(persisted)
             if not job.cursor_field:
                 continue
-            state = CursorState.from_state(resources_state.get(job.resource_name))
+            fresh = job.resource_name in self.fresh_resources
+            state = CursorState.from_state(None if fresh else resources_state.get(job.resource_name))
             self.cursors[job.resource_name] = state
             reader.configure(request_params(settings, state.request_value(settings), job.cursor_field))
             report.mode = "incremental" if state.cursor is not None else "full"
