@@ -102,7 +102,7 @@ def test_cli_commands_talk_only_to_the_api(audited, project, reference_server):
     assert any(target == repr(("127.0.0.1", reference_server.port)) for _, target in seen), \
         "the audit hook recorded nothing: it is not installed"
     assert _foreign(seen, [reference_server.port]) == []
-    with duckdb.connect(str(project / "dbsync_reference.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(project / "dbsync_reference-warehouse.duckdb"), read_only=True) as con:
         for table in ("orders", "customers"):
             rel = con.sql(f"SELECT * FROM reference.acme__{table}")
             rows = [dict(zip(rel.columns, row)) for row in rel.fetchall()]
