@@ -150,17 +150,18 @@ class Store:
 
     # ------------------------------------------------------------------ pages
 
-    def page(self, db_id: str, table: str, offset: int, limit: int, since_us: Optional[int]) -> bytes:
+    def page(self, db_id: str, table: str, offset: int, limit: int, since_us: Optional[int],
+             created_since_us: Optional[int] = None) -> bytes:
         """The complete JSON body of one ``/v1/resource`` page (cached by table version)."""
         with self._lock:
             t = self.table(db_id, table)
-            key = (t.version, since_us, offset, limit)
+            key = (t.version, since_us, created_since_us, offset, limit)
             body = self.cache.get(key)
             if body is None:
                 if since_us is None:
                     rows, total = t.page_live(offset, limit)
                 else:
-                    rows, total = t.page_since(since_us, offset, limit)
+                    rows, total = t.page_since(since_us, offset, limit, created_since_us)
                 body = b'{"data":[%b],"total":%d,"offset":%d,"limit":%d}' % (b",".join(rows), total, offset, limit)
                 self.cache.put(key, body)
             return body
@@ -198,6 +199,12 @@ class Store:
         with self._lock:
             return self.table(db_id, table).set_field(
                 name, type=type, nullable=nullable, precision=precision, scale=scale).to_json()
+
+    def serve_null_cursors(self, db_id: str, table: str) -> Dict[str, Any]:
+        with self._lock:
+            t = self.table(db_id, table)
+            t.serve_null_cursors()
+            return t.schema()
 
     def stats(self) -> Dict[str, Any]:
         with self._lock:
