@@ -10,11 +10,10 @@ import pytest
 from dbsync.config import parse_config
 from dbsync.config.model import DeleteSettings, IncrementalSettings
 from dbsync.discovery.catalog import FieldInfo, TableInfo
-from dbsync.discovery.discover import _discovered_cursor
 from dbsync.discovery.types import resolve_type_map
 from dbsync.errors import ConfigError, Where
 from dbsync.source.convert import TableConverter
-from dbsync.source.incremental import CursorState, cursor_value, request_params
+from dbsync.source.incremental import CursorState, request_params
 from dbsync.source.readers import PageProcessor, PageRequest, row_hash
 from support import reference_config
 
@@ -81,6 +80,8 @@ def test_cursor_values_that_do_not_fit_are_counted_apart_from_empty_ones():
 
 
 def test_templates_name_each_cursor_field():
+    from dbsync.source.incremental import cursor_value
+
     settings = IncrementalSettings(params={
         "filter": "({cursor_field} >= '{cursor}' || ({cursor_field} = '' && {cursor_field[1]} >= '{cursor}'))",
         "sort": "{cursor_field[0]},{cursor_field[1]}"})
@@ -91,6 +92,8 @@ def test_templates_name_each_cursor_field():
 
 
 def test_cursor_field_lists_parse_everywhere():
+    from dbsync.discovery.discover import _discovered_cursor
+
     base = reference_config("http://127.0.0.1:1")
     cfg = parse_config({**base, "incremental": {"param": "updated_since", "cursor_field": ["updated_at", "created_at"]}})
     assert cfg.incremental.cursor_field == ("updated_at", "created_at")
