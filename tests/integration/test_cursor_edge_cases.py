@@ -149,3 +149,50 @@ def test_fields_of_an_unknown_declared_type_are_inferred_from_the_data(server, w
     assert_same_rows(workspace.rows("acme__customers"), source,
                      {k: v for k, v in field_types(server.schema("acme"), "customers").items()
                       if k not in unknown or k in ("full_name", "is_active", "preferences")})
+
+
+def test_rows_shifting_during_an_unfiltered_first_run_keep_the_cursor_unsaved(server_factory, workspace,
+                                                                             monkeypatch):
+    """A first run reads without the filter, in the API's own order (here by id), where no gap can
+    be re-read by cursor: rows deleted under it shift others past a page boundary. Such a run saves
+    no cursor and says so; the next run reads the table whole again and has every row."""
+    import threading
+    import time
+
+    from dbsync.server import FaultSettings
+
+    server = server_factory(ServerSettings(seed=21, databases=1, tables_per_database=1, default_table_rows=1000,
+                                           faults=FaultSettings(slow_rate=1.0, slow_seconds=0.05,
+                                                                fault_paths=("/v1/resource",))))
+    monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", server.api_key)
+    config = reference_config(server.base_url, performance={"concurrency": 1, "prefetch_pages": 1})
+    config["resources"][0]["endpoint"]["paginator"]["limit"] = 100
+
+    def delete_early_rows():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if len(resource_queries(server)) >= 4:
+                for record_id in range(1, 6):
+                    server.delete("acme", "orders", record_id)
+                return
+            time.sleep(0.01)
+
+    server.clear_requests()
+    thread = threading.Thread(target=delete_early_rows, daemon=True)
+    thread.start()
+    first = workspace.sync(config, tables=["orders"])
+    thread.join()
+    assert first.ok
+    report = first.report.tables["acme__orders"]
+    assert report.cursor_kept and report.cursor_after is None
+    assert any("could not be re-read" in line for line in summary_footer(first))
+    server.set_faults(FaultSettings())
+    second = workspace.sync(config, tables=["orders"])
+    assert second.ok and second.report.tables["acme__orders"].mode == "full"
+    assert second.report.tables["acme__orders"].cursor_after is not None
+    truth = server.records("acme", "orders")
+    loaded = {r["id"] for r in workspace.rows("acme__orders")}
+    assert {r["id"] for r in truth} <= loaded, "no live row is missing"
+    third = workspace.sync(config, tables=["orders"])  # filtered now: the tombstones come too
+    assert third.ok and third.report.tables["acme__orders"].mode == "incremental"
+    assert_orders_equal(workspace, server)
