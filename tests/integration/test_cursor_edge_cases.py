@@ -57,7 +57,6 @@ def test_first_run_reads_the_table_without_the_cursor_filter(server, workspace):
 
 def test_null_cursors_fall_back_to_created_at_and_a_no_change_run_loads_nothing(server, workspace):
     server.serve_null_cursors("acme", "orders")  # updated_at null until a row is first edited
-    server.update("acme", "orders", 7, {"quantity": 70})
     config = reference_config(server.base_url, incremental=FALLBACK)  # discovery: [updated_at, created_at]
     first = workspace.sync(config, tables=["orders"])
     assert first.ok
@@ -75,6 +74,7 @@ def test_null_cursors_fall_back_to_created_at_and_a_no_change_run_loads_nothing(
     changed = second.report.tables["acme__orders"]
     assert (changed.mode, changed.rows, changed.deleted) == ("incremental", 2, 1)
     assert_orders_equal(workspace, server)
+    assert changed.no_cursor == 0
 
     before = loads(workspace)
     third = workspace.sync(config, tables=["orders"])
@@ -149,6 +149,48 @@ def test_fields_of_an_unknown_declared_type_are_inferred_from_the_data(server, w
     assert_same_rows(workspace.rows("acme__customers"), source,
                      {k: v for k, v in field_types(server.schema("acme"), "customers").items()
                       if k not in unknown or k in ("full_name", "is_active", "preferences")})
+
+
+def test_a_change_during_an_unfiltered_first_run_is_found_by_the_next_run(server_factory, workspace,
+                                                                         monkeypatch):
+    """Unfiltered, pages come by id: row 5 (page 1, already read) changes, a second later row 950
+    (page 10, not read yet) changes too and is read with its higher cursor. Saved as the cursor,
+    that value would hide row 5's change from every later run; the cursor stops at the run's start."""
+    import threading
+    import time
+
+    from dbsync.server import FaultSettings
+
+    server = server_factory(ServerSettings(seed=21, databases=1, tables_per_database=1, default_table_rows=1000,
+                                           faults=FaultSettings(slow_rate=1.0, slow_seconds=0.3,
+                                                                fault_paths=("/v1/resource",))))
+    monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", server.api_key)
+    config = reference_config(server.base_url, performance={"concurrency": 1, "prefetch_pages": 1})
+    config["resources"][0]["endpoint"]["paginator"]["limit"] = 100
+
+    def change_two_rows():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if len(resource_queries(server)) >= 2:
+                server.update("acme", "orders", 5, {"quantity": 5555})
+                time.sleep(1.1)  # whole-second timestamps: row 950's is higher
+                server.update("acme", "orders", 950, {"quantity": 9500})
+                return
+            time.sleep(0.01)
+
+    server.clear_requests()
+    thread = threading.Thread(target=change_two_rows, daemon=True)
+    thread.start()
+    first = workspace.sync(config, tables=["orders"])
+    thread.join()
+    assert first.ok
+    assert {r["id"]: r["quantity"] for r in workspace.rows("acme__orders")}[950] == 9500
+    server.set_faults(FaultSettings())
+    second = workspace.sync(config, tables=["orders"])
+    assert second.ok
+    assert_orders_equal(workspace, server)  # row 5's change too
+    third = workspace.sync(config, tables=["orders"])
+    assert third.ok and third.report.rows == 0
 
 
 def test_rows_shifting_during_an_unfiltered_first_run_keep_the_cursor_unsaved(server_factory, workspace,

@@ -149,3 +149,17 @@ def test_a_field_of_an_unknown_declared_type_is_inferred_like_an_undeclared_one(
     assert out["n"].to_pylist() == [1, None] and str(out["n"].type) == "int64"
     assert str(out["at"].type) == "timestamp[us, tz=UTC]"
     assert converter.take_new_hints() == {"doc": {"data_type": "json"}}
+
+
+def test_a_cursor_read_without_the_filter_is_settled_at_the_runs_start():
+    from datetime import datetime, timezone
+
+    from dbsync.source.incremental import settle_cursor
+
+    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert settle_cursor("2025-06-01T00:00:00Z", start, "iso") == "2025-06-01T00:00:00Z"
+    assert settle_cursor("2026-01-01 12:00:30.123Z", start, "iso") == "2026-01-01 11:58:00.000Z"
+    assert settle_cursor(1767268830000, start, "epoch_millis") == 1767268680000
+    assert settle_cursor(1767268830, start, "epoch_seconds") == 1767268680
+    assert settle_cursor(99, start, "iso") == 99  # a version counter: no clock to compare with
+    assert settle_cursor("2026-01-01T12:00:30Z", None, "iso") == "2026-01-01T12:00:30Z"

@@ -50,18 +50,23 @@ class CursorState:
         return self.cursor is not None and not settings.lag_seconds and bool(self.boundary)
 
 
-def request_params(settings: IncrementalSettings, value: str,
+def request_params(settings: IncrementalSettings, value: Optional[str],
                    cursor_field: Union[str, Sequence[str]]) -> Dict[str, str]:
     """The query parameters of ``incremental.params`` for one table and run: ``{cursor}``,
     ``{cursor_field}`` (the first cursor field) and ``{cursor_field[N]}`` (the N-th, from 0)
-    filled in, in names and values."""
+    filled in, in names and values. ``value`` None (a first run): only the parameters without
+    ``{cursor}`` (a sort by the cursor, say), no filter."""
     fields = cursor_fields(cursor_field)
+    params = settings.params
+    if value is None:
+        params = {k: v for k, v in params.items() if "{cursor}" not in k and "{cursor}" not in v}
+        value = ""
 
     def fill(template: str) -> str:
         template = INDEXED_FIELD.sub(lambda m: fields[int(m.group(1))], template)
         return template.replace("{cursor_field}", fields[0]).replace("{cursor}", value)
 
-    return {fill(name): fill(template) for name, template in settings.params.items()}
+    return {fill(name): fill(template) for name, template in params.items()}
 
 
 INDEXED_FIELD = re.compile(r"\{cursor_field\[(\d+)\]\}")
@@ -184,3 +189,32 @@ def _minus(value: Any, seconds: float, value_format: str = "iso") -> Any:
         except ValueError:
             return value
     return value
+
+
+SETTLE_SECONDS = 120  # margin between the API's Date header and the clock stamping its rows
+
+
+def settle_cursor(cursor: Any, started: Optional[datetime], value_format: str) -> Any:
+    """The cursor a run read *without* the filter may save: no later than the run's start.
+
+    Such a run reads in the API's own order (by id, say), not by cursor. A row changed while
+    other pages were read is stamped "now" and may sort below a row changed later on a page read
+    later: from that higher cursor the next run would miss the first change. Every change made
+    during the run is stamped after its start, so the next run starts there instead (minus a
+    margin for the distance between the HTTP server's and the database's clocks); the rows it
+    reads again are merged. ``started``: the server's Date at the run's first response (None:
+    the cursor as it is). A cursor that is no timestamp has no such bound and stays as it is."""
+    if started is None or cursor is None:
+        return cursor
+    limit = started - timedelta(seconds=SETTLE_SECONDS)
+    if isinstance(cursor, (int, float)) and not isinstance(cursor, bool):
+        if value_format == "iso":
+            return cursor  # a number of no known unit (a version counter, say)
+        scale = 1000 if value_format == "epoch_millis" else 1
+        bound = math.floor(limit.timestamp() * scale)
+        return cursor if cursor <= bound else bound
+    instant = parse_instant(cursor)
+    if instant is None or instant <= limit:
+        return cursor
+    return format_like(limit, cursor) if isinstance(cursor, str) else limit
+

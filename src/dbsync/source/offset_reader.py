@@ -295,7 +295,7 @@ class OffsetReader(Reader):
         if last_before is None or last_before == first_after:
             return
         self.broken_boundaries += 1
-        if self.cursor_params is None or last_before.raw is None or not self.extra_params:
+        if self.cursor_params is None or last_before.raw is None or not self.filtered:
             # no cursor order to re-read the gap in (no cursor, an empty one, or a first run read
             # without the cursor filter, in the API's own order): the cursor must not move, so
             # the next run reads these rows again

@@ -225,14 +225,17 @@ class Reader:
         self.method = method
         self.json = json
         self.extra_params: Dict[str, Any] = {}
+        self.filtered = False  # the cursor filter is on this run's requests
         self.response_actions = response_actions
         self.stopped = False
         self.inflight = 0
         self.requests_made = 0
 
-    def configure(self, extra_params: Dict[str, Any]) -> None:
-        """Set params for every request of this run (the incremental cursor); before the first."""
+    def configure(self, extra_params: Dict[str, Any], *, filtered: bool = True) -> None:
+        """Set params for every request of this run (the incremental cursor); before the first.
+        ``filtered`` False: a first run without the cursor filter (rows come in the API's order)."""
         self.extra_params = dict(extra_params)
+        self.filtered = filtered
 
     def params(self) -> Dict[str, Any]:
         return {**self.base_params, **self.extra_params}

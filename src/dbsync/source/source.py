@@ -31,7 +31,8 @@ from dbsync.discovery.types import resolve_type_map
 from dbsync.errors import DataError, DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
-from dbsync.source.incremental import CursorState, advance, compare_cursors, format_cursor, request_params
+from dbsync.source.incremental import (CursorState, advance, compare_cursors, format_cursor, request_params,
+                                      settle_cursor)
 from dbsync.source.jobs import TableJob, build_jobs
 from dbsync.source.offset_reader import OffsetReader
 from dbsync.source.page_worker import ParsePool
@@ -109,9 +110,8 @@ class SyncSession:
             report.cursor_fields = job.cursor_fields
             state = CursorState.from_state(resources_state.get(job.resource_name))
             self.cursors[job.resource_name] = state
-            value = state.request_value(settings)
-            if value is not None:  # else the first run: the whole table, without the cursor filter
-                reader.configure(request_params(settings, value, job.cursor_fields))
+            value = state.request_value(settings)  # None: a first run, the whole table without the filter
+            reader.configure(request_params(settings, value, job.cursor_fields), filtered=value is not None)
             report.mode = "incremental" if state.cursor is not None else "full"
             report.cursor_before = state.cursor
             if state.skip_boundary(settings):
@@ -216,6 +216,11 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
             if job.cursor_fields:
                 _check_cursor(job, converter, report, cursor_max, unfit_example)
                 before = session.cursors.get(job.resource_name, CursorState())
+                if not reader.filtered:  # read in the API's order: no cursor past the run's start
+                    settled = settle_cursor(cursor_max, session.client.first_server_time,
+                                            session.config.incremental.value_format)
+                    if settled is not cursor_max:
+                        cursor_max, boundary = settled, []
                 if getattr(reader, "unrepaired", False):
                     cursor_max, report.cursor_kept = None, True  # the next run reads those rows again
                 after = advance(before, cursor_max, boundary)
