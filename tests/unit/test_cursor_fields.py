@@ -163,3 +163,14 @@ def test_a_cursor_read_without_the_filter_is_settled_at_the_runs_start():
     assert settle_cursor(1767268830, start, "epoch_seconds") == 1767268680
     assert settle_cursor(99, start, "iso") == 99  # a version counter: no clock to compare with
     assert settle_cursor("2026-01-01T12:00:30Z", None, "iso") == "2026-01-01T12:00:30Z"
+
+
+def test_pages_in_cursor_order_are_recognised_by_position():
+    from dbsync.source.incremental import in_cursor_order, lower
+
+    pages = [(100, "2024-01-03T00:00:00Z", "2024-01-04T00:00:00Z", True),
+             (0, "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z", True)]
+    assert in_cursor_order(pages)
+    assert not in_cursor_order(pages + [(200, "2024-01-02T00:00:00Z", "2024-01-05T00:00:00Z", True)])
+    assert not in_cursor_order([(0, "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", False)])
+    assert lower(None, "b") == "b" and lower("2024-01-02T00:00:00Z", "2024-01-01T00:00:00Z") == "2024-01-01T00:00:00Z"

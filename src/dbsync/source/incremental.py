@@ -30,11 +30,16 @@ MAX_BOUNDARY_HASHES = 10_000  # rows sharing one cursor value that we remember
 class CursorState:
     cursor: Any = None  # the API's own value of the highest cursor loaded
     boundary: List[str] = field(default_factory=list)
+    # a run read without the filter could not re-read rows that shifted: no cursor was saved,
+    # and the one saved later must not pass this (that run's start), or changes and deletes
+    # made since would never be read
+    floor: Any = None
 
     @classmethod
     def from_state(cls, state: Optional[Dict[str, Any]]) -> "CursorState":
         state = state or {}
-        return cls(cursor=state.get("cursor"), boundary=list(state.get("boundary") or []))
+        return cls(cursor=state.get("cursor"), boundary=list(state.get("boundary") or []),
+                   floor=state.get("floor"))
 
     def request_value(self, settings: IncrementalSettings) -> Optional[str]:
         """The value of the filter param for this run: the cursor minus the lag, else the
@@ -192,6 +197,24 @@ def _minus(value: Any, seconds: float, value_format: str = "iso") -> Any:
 
 
 SETTLE_SECONDS = 120  # margin between the API's Date header and the clock stamping its rows
+
+
+def in_cursor_order(pages: Sequence[Any]) -> bool:
+    """Pages of a run read without the filter came in cursor order (the API sorted them, e.g.
+    by a ``sort`` parameter): ``pages`` are (position, first cursor, highest cursor, sorted)."""
+    previous: Any = None
+    for _, first, highest, ordered in sorted(pages, key=lambda p: p[0]):
+        if not ordered or (previous is not None and compare_cursors(first, previous) < 0):
+            return False
+        previous = highest
+    return True
+
+
+def lower(a: Any, b: Any) -> Any:
+    """The lower of two cursor values (None: the other)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a if compare_cursors(a, b) <= 0 else b
 
 
 def settle_cursor(cursor: Any, started: Optional[datetime], value_format: str) -> Any:

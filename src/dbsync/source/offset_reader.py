@@ -223,7 +223,8 @@ class OffsetReader(Reader):
                           cursor_max=outcome.cursor_max, boundary=outcome.boundary, deleted=outcome.deleted,
                           duplicates=outcome.duplicates, skipped_at_boundary=outcome.skipped,
                           first_key=outcome.first_key, last_key=outcome.last_key, no_cursor=outcome.no_cursor,
-                          unfit_cursor=outcome.unfit_cursor, unfit_example=outcome.unfit_example)
+                          unfit_cursor=outcome.unfit_cursor, unfit_example=outcome.unfit_example,
+                          cursor_first=outcome.cursor_first, cursor_sorted=outcome.cursor_sorted)
 
     @property
     def _worth_a_process(self) -> bool:

@@ -73,6 +73,8 @@ class PageOutcome:
     no_cursor: int = 0
     unfit_cursor: int = 0
     unfit_example: Any = None
+    cursor_first: Any = None
+    cursor_sorted: bool = False
     logs: List[Tuple[int, str]] = field(default_factory=list)
     inferred: Dict[str, Optional[str]] = field(default_factory=dict)
     relaxed: List[str] = field(default_factory=list)
@@ -144,7 +146,8 @@ def convert_page(spec: TableSpec, job: PageJob, body: bytes) -> Any:
                        cursor_max=result.cursor_max, boundary=result.boundary, deleted=result.deleted,
                        duplicates=result.duplicates, skipped=result.skipped_at_boundary,
                        first_key=result.first_key, last_key=result.last_key, no_cursor=result.no_cursor,
-                       unfit_cursor=result.unfit_cursor, unfit_example=result.unfit_example, logs=list(_captured),
+                       unfit_cursor=result.unfit_cursor, unfit_example=result.unfit_example,
+                       cursor_first=result.cursor_first, cursor_sorted=result.cursor_sorted, logs=list(_captured),
                        inferred=inferred, relaxed=sorted(processor.converter.relaxed))
 
 

@@ -58,6 +58,8 @@ class PageResult:
     no_cursor: int = 0  # rows without a cursor value (every cursor field empty)
     unfit_cursor: int = 0  # rows whose cursor value does not fit the cursor column's type
     unfit_example: Any = None
+    cursor_first: Any = None  # the first row's cursor, and whether the page is in cursor order
+    cursor_sorted: bool = False
     has_next: bool = False  # sequential readers: the paginator says another page follows
     first_key: Any = None  # offset reader: where the page starts and ends in cursor order
     last_key: Any = None
@@ -169,6 +171,9 @@ def _cursor_boundary(result: PageResult, table: pa.Table, records: List[Dict[str
     indices = pc.indices_nonzero(pc.fill_null(at_top, False)).to_pylist()
     result.cursor_max = cursor_value(records[indices[0]], fields)
     result.boundary = [row_hash(records[i]) for i in indices]
+    if not nulls:
+        result.cursor_first = cursor_value(records[0], fields)
+        result.cursor_sorted = len(column) < 2 or bool(pc.all(pc.greater_equal(column[1:], column[:-1])).as_py())
 
 
 def _cursor_column(table: pa.Table, fields: Tuple[str, ...]) -> Optional[pa.Array]:

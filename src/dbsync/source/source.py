@@ -13,6 +13,7 @@ keeps the newest version of a row seen twice in a run (``dedup_sort`` on ``_dbsy
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -31,8 +32,8 @@ from dbsync.discovery.types import resolve_type_map
 from dbsync.errors import DataError, DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
-from dbsync.source.incremental import (CursorState, advance, compare_cursors, format_cursor, request_params,
-                                      settle_cursor)
+from dbsync.source.incremental import (CursorState, advance, compare_cursors, format_cursor, in_cursor_order,
+                                      lower, request_params, settle_cursor)
 from dbsync.source.jobs import TableJob, build_jobs
 from dbsync.source.offset_reader import OffsetReader
 from dbsync.source.page_worker import ParsePool
@@ -175,6 +176,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
         pending_rows = 0
         cursor_max: Any = None
         unfit_example: Any = None
+        pages_seen: List[Any] = []  # a run without the filter: (position, first, highest, sorted) per page
         boundary: List[str] = []
         last_stamp = 0
         try:
@@ -200,6 +202,9 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                 report.unfit_cursor += result.unfit_cursor
                 if unfit_example is None:
                     unfit_example = result.unfit_example
+                if result.cursor_max is not None and not reader.filtered:
+                    position = result.request.offset if result.request.offset is not None else report.pages
+                    pages_seen.append((position, result.cursor_first, result.cursor_max, result.cursor_sorted))
                 if result.cursor_max is not None:
                     order = 1 if cursor_max is None else compare_cursors(result.cursor_max, cursor_max)
                     if order > 0:
@@ -216,20 +221,19 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
             if job.cursor_fields:
                 _check_cursor(job, converter, report, cursor_max, unfit_example)
                 before = session.cursors.get(job.resource_name, CursorState())
-                if not reader.filtered:  # read in the API's order: no cursor past the run's start
-                    settled = settle_cursor(cursor_max, session.client.first_server_time,
-                                            session.config.incremental.value_format)
-                    if settled is not cursor_max:
-                        cursor_max, boundary = settled, []
-                if getattr(reader, "unrepaired", False):
-                    cursor_max, report.cursor_kept = None, True  # the next run reads those rows again
-                after = advance(before, cursor_max, boundary)
+                floor = before.floor
+                if not reader.filtered and cursor_max is not None:
+                    cursor_max, boundary, floor = _unfiltered_cursor(session, reader, before, cursor_max, boundary,
+                                                                     pages_seen, report)
+                after = dataclasses.replace(advance(before, cursor_max, boundary), floor=floor)
                 report.cursor_after = after.cursor
-                if (after.cursor, after.boundary) != (before.cursor, before.boundary):
+                if (after.cursor, after.boundary, after.floor) != (before.cursor, before.boundary, before.floor):
                     # state changes only with data: a run with no changes writes no load package
                     state = dlt.current.resource_state(job.resource_name)
                     state["cursor"] = after.cursor
                     state["boundary"] = after.boundary
+                    if after.floor is not None or "floor" in state:
+                        state["floor"] = after.floor
                     state["last_change"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             report.finished = True
         except DbsyncError as exc:
@@ -249,6 +253,26 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
 
     read_table.__name__ = job.resource_name
     return read_table
+
+
+def _unfiltered_cursor(session: SyncSession, reader: Reader, before: CursorState, cursor_max: Any,
+                       boundary: List[str], pages: List[Any], report: TableReport) -> Any:
+    """(cursor, boundary, floor) after a run read without the filter, in the API's own order.
+
+    In cursor order (the API sorted the pages) the highest cursor is safe, as with the filter.
+    Otherwise it is settled at the run's start (settle_cursor). Rows that shifted across a page
+    boundary could not be re-read: no cursor then (the next run reads the table whole), and a
+    floor the cursor saved later may not pass, so changes and deletes made since are still read."""
+    if not in_cursor_order(pages):
+        settled = settle_cursor(cursor_max, session.client.first_server_time, session.config.incremental.value_format)
+        if settled is not cursor_max:
+            cursor_max, boundary = settled, []
+    if getattr(reader, "unrepaired", False):
+        report.cursor_kept = True
+        return None, [], lower(before.floor, cursor_max)
+    if before.floor is not None and compare_cursors(before.floor, cursor_max) < 0:
+        return before.floor, [], None
+    return cursor_max, boundary, None
 
 
 def _check_cursor(job: TableJob, converter: TableConverter, report: TableReport, cursor_max: Any,
