@@ -245,7 +245,9 @@ class ApiClient:
             if status >= 400:
                 return self._status_error(status, response.reason, content, path, where)
         finally:
-            self.limiter.release(ticket, status=status, headers=headers, retry_after=retry_after)
+            # a wait longer than any request may wait (this one gives up) pauses no other request
+            pause = retry_after if retry_after is not None and retry_after <= self.retry.max_total_wait else None
+            self.limiter.release(ticket, status=status, headers=headers, retry_after=pause)
         # parsed after the request's slot is free: parsing may take longer than the request
         doc = (parse or _loads)(content)
         if doc is _INVALID:
