@@ -34,7 +34,10 @@ def loads(data: Union[bytes, bytearray, memoryview, str]) -> Any:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass  # e.g. 1e400, which orjson refuses: let the standard library have the last word
-    return json.loads(raw)
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:  # a body cut inside a multi-byte character is no JSON either
+        raise JSONDecodeError(f"invalid UTF-8 ({exc.reason})", "", exc.start) from None
 
 
 def dumps(obj: Any, *, sort_keys: bool = False, default: Optional[Callable[[Any], Any]] = None) -> bytes:

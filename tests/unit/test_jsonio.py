@@ -37,3 +37,9 @@ def test_invalid_json_raises_a_value_error():
                     max_leaves=15))
 def test_round_trip_equals_the_standard_library(value):
     assert jsonio.loads(jsonio.dumps(value)) == json.loads(json.dumps(value))
+
+
+def test_a_body_cut_inside_a_multibyte_character_is_invalid_json():
+    body = '{"data": [{"name": "東京"}]}'.encode()
+    with pytest.raises(jsonio.JSONDecodeError):
+        jsonio.loads(body[:body.index("京".encode()) + 1])

@@ -52,4 +52,26 @@ def summary_footer(result: SyncResult) -> List[str]:
             lines.append(f"[yellow]warning[/yellow] {escape(warning)}")
     for failed in rep.failed:
         lines.append(f"[red]failed[/red] {failed.error.one_line() if failed.error else failed.table}")
+    lines.extend(f"[yellow]warning[/yellow] {w}" for w in cursor_warnings(result))
     return lines
+
+
+def cursor_warnings(result: SyncResult) -> List[str]:
+    """What an incremental run will not see again: rows without a cursor value, cursor values
+    that do not fit the cursor column, a cursor held back because rows may be missing."""
+    out: List[str] = []
+    for rep in sorted(result.report.tables.values(), key=lambda r: (str(r.database), r.table)):
+        source = f"{rep.database}.{rep.table}" if rep.database else rep.table
+        fields = ", ".join(rep.cursor_fields)
+        if rep.no_cursor:
+            out.append(f"{source}: {human_count(rep.no_cursor)} row(s) arrived with no value in cursor field "
+                       f"{fields}; incremental runs see them again only if the filter matches an empty cursor "
+                       f"(or after --full-refresh): give a fallback, e.g. cursor_field: [{rep.cursor_fields[0]}, "
+                       f"created_at], with a filter that covers it")
+        if rep.unfit_cursor and rep.error is None:
+            out.append(f"{source}: {human_count(rep.unfit_cursor)} value(s) of cursor field {fields} do not fit its "
+                       f"column type (kept in the __v_text column) and are not compared; map the type under 'types:'")
+        if rep.cursor_kept:
+            out.append(f"{source}: rows moved while paging and could not be re-read; the cursor was not moved, "
+                       f"so the next run reads them again")
+    return out

@@ -8,10 +8,13 @@ from them. Everything dbsync adds lives in small frozen dataclasses next to it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 TLayout = Literal["per_database", "union"]
 TDeleteMode = Literal["delete", "mark", "ignore"]
+
+# a cursor: one field, or several compared as the first non-empty one ([updated_at, created_at])
+CursorField = Union[str, Tuple[str, ...]]
 
 DEFAULT_PER_DATABASE_NAME = "{database}__{table}"
 DEFAULT_UNION_NAME = "{table}"
@@ -79,7 +82,7 @@ class TableSpec:
 
     name: str
     primary_key: Optional[Tuple[str, ...]] = None
-    cursor_field: Optional[str] = None
+    cursor_field: Optional[CursorField] = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,16 @@ class TablesConfig:
     exclude: Tuple[str, ...] = ()
 
 
-CURSOR_PLACEHOLDERS = ("cursor", "cursor_field")
+CURSOR_PLACEHOLDERS = ("cursor", "cursor_field")  # and cursor_field[N], the N-th field (from 0)
+
+
+def cursor_fields(value: Union[None, str, Sequence[str]]) -> Tuple[str, ...]:
+    """A cursor setting (one name, a list, or nothing) as a tuple of field names."""
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -109,15 +121,21 @@ class IncrementalSettings:
     cursor value of this run, ``{cursor_field}`` the table's cursor field (in keys and values),
     so any filter syntax fits (``updated_since={cursor}``, ``filter=updated >= '{cursor}'``,
     ``{cursor_field}__gte={cursor}``). ``param: x`` is the shorthand for ``params: {x: "{cursor}"}``.
+    A cursor of several fields (``[updated_at, created_at]``) is compared as the first non-empty
+    one; ``{cursor_field[1]}`` names its second field, so a filter can say the same.
+
+    ``initial_value`` None: a table without a saved cursor is read whole, without the filter (rows
+    whose cursor is empty never match a ``>=`` filter, so a first run filtered from 1970 would
+    miss them).
     """
 
     enabled: bool = True
-    cursor_field: Optional[str] = None  # None: take it from discovery
+    cursor_field: Optional[CursorField] = None  # None: take it from discovery
     # the one query parameter that holds the plain cursor value, when there is one (None when
     # ``params`` filter with templates such as ``filter=updated >= '{cursor}'``)
     param: Optional[str] = "updated_since"
     params: Mapping[str, str] = field(default_factory=lambda: {"updated_since": "{cursor}"})
-    initial_value: str = "1970-01-01T00:00:00Z"
+    initial_value: Optional[str] = None
     lag_seconds: float = 0.0
     # how the cursor value is written into the request; "iso" keeps the API's own string
     value_format: Literal["iso", "epoch_seconds", "epoch_millis"] = "iso"

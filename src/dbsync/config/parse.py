@@ -468,7 +468,7 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
                 TableSpec(
                     name=_str(ctx, f"{k}.name", item.get("name")),
                     primary_key=_parse_pk(ctx, f"{k}.primary_key", item.get("primary_key")),
-                    cursor_field=_str(ctx, f"{k}.cursor_field", item.get("cursor_field"), allow_none=True),
+                    cursor_field=_cursor_field(ctx, f"{k}.cursor_field", item.get("cursor_field")),
                 )
             )
         specs = tuple(out)
@@ -616,13 +616,28 @@ def _parse_incremental(ctx: _Ctx, value: Any) -> IncrementalSettings:
         params = {param: "{cursor}"}
     return IncrementalSettings(
         enabled=bool(section.get("enabled", True)),
-        cursor_field=_str(ctx, "incremental.cursor_field", section.get("cursor_field"), allow_none=True),
+        cursor_field=_cursor_field(ctx, "incremental.cursor_field", section.get("cursor_field")),
         param=param,
         params=params,
-        initial_value=str(section.get("initial_value", "1970-01-01T00:00:00Z")),
+        initial_value=None if section.get("initial_value") is None else str(section["initial_value"]),
         lag_seconds=_number(ctx, "incremental.lag", section.get("lag", 0)),
         value_format=fmt,
     )
+
+
+_INDEXED_CURSOR_FIELD = re.compile(r"cursor_field\[(\d+)\]")
+
+
+def _cursor_field(ctx: _Ctx, key: str, value: Any) -> Any:
+    """A cursor field: a name, or a list of names compared as the first non-empty value."""
+    if value is None or isinstance(value, str):
+        return _str(ctx, key, value, allow_none=True)
+    names = _str_list(ctx, key, value)
+    if not names:
+        raise ctx.error(key, "must name at least one field")
+    if len(set(names)) != len(names):
+        raise ctx.error(key, f"names a field twice: {list(names)}")
+    return names[0] if len(names) == 1 else names
 
 
 def _parse_cursor_params(ctx: _Ctx, value: Any) -> Dict[str, str]:
@@ -637,8 +652,9 @@ def _parse_cursor_params(ctx: _Ctx, value: Any) -> Dict[str, str]:
         if isinstance(template, bool) or not isinstance(template, (str, int, float)):
             raise ctx.error(key, f"must be a string template like \"{{cursor}}\", got {template!r}")
         for ph in _placeholders_in([str(name), str(template)]):
-            if ph not in CURSOR_PLACEHOLDERS:
-                raise ctx.error(key, f"unknown placeholder '{{{ph}}}': only {{cursor}} and {{cursor_field}} are filled in")
+            if ph not in CURSOR_PLACEHOLDERS and not _INDEXED_CURSOR_FIELD.fullmatch(ph):
+                raise ctx.error(key, f"unknown placeholder '{{{ph}}}': only {{cursor}}, {{cursor_field}} and "
+                                     "{cursor_field[N]} (the N-th cursor field, from 0) are filled in")
         out[str(name)] = str(template)
     if not any("cursor" in _placeholders_in(t) for t in out.values()):
         raise ctx.error("incremental.params", "no parameter uses {cursor}: the filter would never move on",

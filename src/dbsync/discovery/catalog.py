@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class FieldInfo:
 class TableInfo:
     name: str
     primary_key: Tuple[str, ...] = ()
-    cursor_field: Optional[str] = None
+    cursor_field: Optional[Union[str, Tuple[str, ...]]] = None  # several: the first non-empty one
     fields: Optional[Tuple[FieldInfo, ...]] = None  # None: not discovered, types are inferred
 
     def field(self, name: str) -> Optional[FieldInfo]:
@@ -40,7 +40,7 @@ class TableInfo:
         return {
             "name": self.name,
             "primary_key": list(self.primary_key),
-            "cursor_field": self.cursor_field,
+            "cursor_field": list(self.cursor_field) if isinstance(self.cursor_field, tuple) else self.cursor_field,
             "fields": None if self.fields is None else [f.to_dict() for f in self.fields],
         }
 

@@ -262,8 +262,18 @@ def _parse_table(ep: SchemaEndpoint, item: Any, index: int, where: Where) -> Tab
             raise ResponseFormatError(f"fields at '{ep.fields_selector}' are not a list", where=table_where)
         parsed = (_parse_field(ep.field, f, j, table_where) for j, f in enumerate(raw_fields))
         fields = tuple(f for f in parsed if f is not None)
-    return TableInfo(name=name, primary_key=pk, cursor_field=cursor if isinstance(cursor, str) else None,
-                     fields=fields)
+    return TableInfo(name=name, primary_key=pk, cursor_field=_discovered_cursor(cursor), fields=fields)
+
+
+def _discovered_cursor(value: Any) -> Any:
+    """A schema's cursor: a field name, or a list of names (compared as the first non-empty one)."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, (list, tuple)):
+        names = tuple(v for v in value if isinstance(v, str) and v)
+        if names:
+            return names[0] if len(names) == 1 else names
+    return None
 
 
 def _parse_field(shape: FieldShape, raw: Any, index: int, where: Where) -> Optional[FieldInfo]:

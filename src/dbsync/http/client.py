@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import requests
@@ -113,6 +114,9 @@ class ApiClient:
         self.retry: RetrySettings = config.retries
         self.limiter = limiter or AdaptiveLimiter(config.performance.concurrency)
         self.stats = stats or RequestStats()
+        # the server's clock (its Date header) at the first response of this client: a run's
+        # start as the API sees it (dbsync.source.incremental.settle_cursor)
+        self.first_server_time: Optional[datetime] = None
         self._rng = rng or random.Random()
         register_secret(*config.secrets)
         client_cfg = config.client
@@ -228,6 +232,8 @@ class ApiClient:
             response, content = sent
             status = response.status_code
             headers = response.headers
+            if self.first_server_time is None:
+                self.first_server_time = _http_date(headers.get("Date"))
             self.stats.count_request(len(content))
             if ignore and _matches_action(ignore, status, content):
                 return Page(doc=None, status=status, headers=headers, url=redact(response.url), response=response,
@@ -241,7 +247,9 @@ class ApiClient:
             if status >= 400:
                 return self._status_error(status, response.reason, content, path, where)
         finally:
-            self.limiter.release(ticket, status=status, headers=headers, retry_after=retry_after)
+            # a wait longer than any request may wait (this one gives up) pauses no other request
+            pause = retry_after if retry_after is not None and retry_after <= self.retry.max_total_wait else None
+            self.limiter.release(ticket, status=status, headers=headers, retry_after=pause)
         # parsed after the request's slot is free: parsing may take longer than the request
         doc = (parse or _loads)(content)
         if doc is _INVALID:
@@ -316,6 +324,18 @@ class ApiClient:
 
 
 _INVALID = object()
+
+
+def _http_date(value: Optional[str]) -> Optional[datetime]:
+    if not value:
+        return None
+    try:
+        from email.utils import parsedate_to_datetime
+
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _matches_action(actions: Sequence[Mapping[str, Any]], status: int, content: bytes) -> bool:

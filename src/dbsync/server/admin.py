@@ -27,6 +27,7 @@ Routes (JSON bodies in and out)::
     DELETE /admin/databases/{db}/tables/{t}/records/{id}   -> the tombstone
     POST   /admin/databases/{db}/tables/{t}/fields   {name, type, nullable, precision, scale}
     PATCH  /admin/databases/{db}/tables/{t}/fields/{name}  {type, nullable, precision, scale}
+    POST   /admin/databases/{db}/tables/{t}/null-cursors   updated_at null until edited -> schema
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class AdminHandlers:
             ("DELETE", table + r"/records/(?P<id>[^/]+)", self.delete_record),
             ("POST", table + r"/fields", self.post_field),
             ("PATCH", table + r"/fields/(?P<name>[^/]+)", self.patch_field),
+            ("POST", table + r"/null-cursors", self.post_null_cursors),
         ]
         self._routes: List[Tuple[str, Pattern[str], Handler]] = [
             (method, re.compile(pattern + r"/?\Z"), handler) for method, pattern, handler in routes]
@@ -242,3 +244,6 @@ class AdminHandlers:
         return orjson.dumps(self.state.store.set_field(
             params["db"], params["table"], params["name"], type=spec.get("type"), nullable=spec.get("nullable"),
             precision=spec.get("precision"), scale=spec.get("scale")))
+
+    def post_null_cursors(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
+        return orjson.dumps(self.state.store.serve_null_cursors(params["db"], params["table"]))

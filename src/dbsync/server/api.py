@@ -109,7 +109,8 @@ class ApiHandlers:
 
     def resource(self, query: Mapping[str, str], grant: Optional[List[str]],
                  headers: Optional[List[Tuple[bytes, bytes]]] = None, base_url: str = "") -> bytes:
-        """``GET /v1/resource``: one page of a table, live by id or changes since a time."""
+        """``GET /v1/resource``: one page of a table, live by id or changes since a time
+        (``updated_since``; with ``created_since`` also never-edited records created since)."""
         database = query.get("database")
         table = query.get("table")
         if database is not None and table is None:
@@ -123,12 +124,19 @@ class ApiHandlers:
                 raise Problem.bad_request(
                     f"parameter 'updated_since' must be an ISO 8601 date-time with a timezone "
                     f"(e.g. 2024-01-31T12:00:00Z or 2024-01-31T14:00:00+02:00), got {since_text!r}")
+        created_text = query.get("created_since")
+        created_us = None
+        if created_text is not None:
+            created_us = parse_instant(created_text)
+            if created_us is None:
+                raise Problem.bad_request(f"parameter 'created_since' must be an ISO 8601 date-time with a "
+                                          f"timezone, got {created_text!r}")
         if database is None:
             database = self.store.default_database
         if table is None:
             table = DEFAULT_TABLE
         self._check_grant(grant, database)
-        body, real_total = self.store.page_and_count(database, table, offset, limit, since_us)
+        body, real_total = self.store.page_and_count(database, table, offset, limit, since_us, created_us)
         if headers is not None:
             self._paging_headers(headers, query, offset, limit, real_total, base_url)
         return body

@@ -219,6 +219,11 @@ class ReferenceServer:
         body = {"type": type, "nullable": nullable, "precision": precision, "scale": scale}
         return self._admin("PATCH", f"{self._table_path(db, table)}/fields/{quote(name, safe='')}", body)
 
+    def serve_null_cursors(self, db: str, table: str) -> Dict[str, Any]:
+        """``updated_at`` null until a record is first edited (never-edited records sort by
+        ``created_at``; ``updated_since`` skips them unless ``created_since`` is given)."""
+        return self._admin("POST", self._table_path(db, table) + "/null-cursors")
+
     def create_table(self, db: str, table: str, kind: str, rows: int) -> Dict[str, Any]:
         """Add a table of ``kind`` with ``rows`` seeded rows; returns its schema entry."""
         return self._admin("POST", f"/admin/databases/{quote(db, safe='')}/tables",

@@ -150,29 +150,32 @@ class Store:
 
     # ------------------------------------------------------------------ pages
 
-    def page(self, db_id: str, table: str, offset: int, limit: int, since_us: Optional[int]) -> bytes:
+    def page(self, db_id: str, table: str, offset: int, limit: int, since_us: Optional[int],
+             created_since_us: Optional[int] = None) -> bytes:
         """The complete JSON body of one ``/v1/resource`` page (cached by table version)."""
-        return self.page_and_count(db_id, table, offset, limit, since_us)[0]
+        return self.page_and_count(db_id, table, offset, limit, since_us, created_since_us)[0]
 
     def page_and_count(self, db_id: str, table: str, offset: int, limit: int,
-                       since_us: Optional[int]) -> Tuple[bytes, int]:
+                       since_us: Optional[int], created_since_us: Optional[int] = None) -> Tuple[bytes, int]:
         """The page's body and the listing's real size (for the paging headers). The body's
         ``total`` is the announced one: ``total_bias`` added, or left out (``total_in_body``)."""
         with self._lock:
             t = self.table(db_id, table)
-            key = (t.version, since_us, offset, limit)
+            key = (t.version, since_us, created_since_us, offset, limit)
             body = self.cache.get(key)
             if body is None:
                 if since_us is None:
                     rows, total = t.page_live(offset, limit)
                 else:
-                    rows, total = t.page_since(since_us, offset, limit)
+                    rows, total = t.page_since(since_us, offset, limit, created_since_us)
                 if self.settings.total_in_body:
                     body = b'{"data":[%b],"total":%d,"offset":%d,"limit":%d}' % (
                         b",".join(rows), self.announced_total(total), offset, limit)
                 else:
                     body = b'{"data":[%b],"offset":%d,"limit":%d}' % (b",".join(rows), offset, limit)
                 self.cache.put(key, body)
+            if created_since_us is not None and since_us is not None:
+                return body, t.page_since(since_us, 0, 0, created_since_us)[1]
             return body, t.count(since_us)
 
     def announced_total(self, real: int) -> int:
@@ -212,6 +215,12 @@ class Store:
         with self._lock:
             return self.table(db_id, table).set_field(
                 name, type=type, nullable=nullable, precision=precision, scale=scale).to_json()
+
+    def serve_null_cursors(self, db_id: str, table: str) -> Dict[str, Any]:
+        with self._lock:
+            t = self.table(db_id, table)
+            t.serve_null_cursors()
+            return t.schema()
 
     def stats(self) -> Dict[str, Any]:
         with self._lock:

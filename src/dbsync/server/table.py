@@ -8,6 +8,11 @@ sorted indexes serve the two query modes without scanning:
 * ``cursor_keys``: ``(updated_us, id)`` of every record, tombstones included
   (``updated_since`` paging, ordered by ``(updated_at, id)``; a bisect finds the start).
 
+**NULL cursors** (:meth:`Table.serve_null_cursors`, an admin call): ``updated_at`` is null
+until a record is first edited, as with many APIs' "date updated" fields. Such a record sorts by
+its ``created_at``; ``updated_since`` never matches it (as SQL's ``updated_at >= x`` would not)
+unless ``created_since`` is given too, which matches never-edited records by ``created_at``.
+
 Mutations keep both indexes sorted and bump ``version`` from a process-wide counter, which
 is the page cache's invalidation key. Not thread-safe by itself: :class:`~dbsync.server.store.Store`
 holds the lock.
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import orjson
 
@@ -71,6 +76,8 @@ class Table:
         self.cursor_keys: List[Tuple[int, int]] = sorted(zip(generated.updated_us, self.live_ids))
         self.max_id = len(generated.bodies)
         self.max_updated_us = self.cursor_keys[-1][0] if self.cursor_keys else 0
+        self.null_cursors = False  # updated_at null until a record is first edited
+        self.unedited: Set[int] = set()  # ids of live records never edited (null_cursors only)
         self.version = next_version()
 
     # ------------------------------------------------------------------ reading
@@ -84,7 +91,7 @@ class Table:
         return {
             "name": self.name,
             "primary_key": self.primary_key,
-            "cursor_field": self.cursor_field,
+            "cursor_field": ["updated_at", "created_at"] if self.null_cursors else self.cursor_field,
             "row_count": self.row_count,
             "fields": [f.to_json() for f in self.fields],
         }
@@ -94,11 +101,21 @@ class Table:
         records = self.records
         return [records[i].body for i in self.live_ids[offset:offset + limit]], len(self.live_ids)
 
-    def page_since(self, since_us: int, offset: int, limit: int) -> Tuple[List[bytes], int]:
-        """Every record (tombstones too) with updated_at >= since, ordered by (updated_at, id)."""
+    def page_since(self, since_us: int, offset: int, limit: int,
+                   created_since_us: Optional[int] = None) -> Tuple[List[bytes], int]:
+        """Every record (tombstones too) with updated_at >= since, ordered by (updated_at, id).
+        Records never edited (null cursors) match only by ``created_at >= created_since``."""
         keys = self.cursor_keys
-        start = bisect.bisect_left(keys, (since_us, -(2**64)))
         records = self.records
+        if self.unedited:
+            unedited = self.unedited
+            low = since_us if created_since_us is None else min(since_us, created_since_us)
+            start = bisect.bisect_left(keys, (low, -(2**64)))
+            keys = [k for k in keys[start:]
+                    if (k[0] >= since_us if k[1] not in unedited
+                        else created_since_us is not None and k[0] >= created_since_us)]
+            return [records[i].body for _, i in keys[offset:offset + limit]], len(keys)
+        start = bisect.bisect_left(keys, (since_us, -(2**64)))
         page = keys[start + offset:start + offset + limit] if offset < len(keys) else []
         return [records[i].body for _, i in page], len(keys) - start
 
@@ -151,7 +168,7 @@ class Table:
                 raise Problem.bad_request(f"missing non-nullable field(s) {', '.join(missing)} "
                                           f"for table '{self.name}'")
 
-    def _ordered(self, record_id: int, values: Mapping[str, Any], updated_at: str, raw: bool) -> Dict[str, Any]:
+    def _ordered(self, record_id: int, values: Mapping[str, Any], updated_at: Optional[str], raw: bool) -> Dict[str, Any]:
         """The record as served: id first, then schema order (raw: the given order)."""
         out: Dict[str, Any] = {"id": record_id}
         if raw:
@@ -229,12 +246,19 @@ class Table:
         ids = []
         for record_id, row in prepared:
             updated_us, updated_at = now_us, format_timestamp(now_us // MICROS)
+            edited = False
             if raw and isinstance(row.get("updated_at"), str):
                 given = parse_instant(row["updated_at"])
                 if given is not None:
-                    updated_us, updated_at = given, row["updated_at"]
+                    updated_us, updated_at, edited = given, row["updated_at"], True
+            if self.null_cursors and not edited:
+                row = {**row, "created_at": row.get("created_at") or updated_at}
+                updated_us = parse_instant(row["created_at"]) or updated_us
+                updated_at = None
             body = self._dumps(self._ordered(record_id, row, updated_at, raw))
             self._set(Record(record_id, updated_us, body))
+            if self.null_cursors:
+                (self.unedited.discard if edited else self.unedited.add)(record_id)
             ids.append(record_id)
         self._changed()
         return ids
@@ -265,6 +289,7 @@ class Table:
         merged["updated_at"] = updated_at
         body = self._dumps(merged)
         self._set(Record(record_id, updated_us, body))
+        self.unedited.discard(record_id)
         self._changed()
         return merged
 
@@ -274,8 +299,29 @@ class Table:
         updated_us = self._now_us()
         updated_at = format_timestamp(updated_us // MICROS)
         self._set(Record(record_id, updated_us, _tombstone(record_id, updated_at), deleted=True))
+        self.unedited.discard(record_id)
         self._changed()
         return {"id": record_id, "updated_at": updated_at, "deleted": True}
+
+    def serve_null_cursors(self) -> None:
+        """From now on ``updated_at`` is null until a record is edited: every live record is made
+        "never edited" (its ``updated_at`` null, sorted by its ``created_at``), and so is every
+        record inserted later. The schema declares ``updated_at`` nullable and the cursor
+        ``[updated_at, created_at]``."""
+        if not any(f.name == "created_at" for f in self.fields):
+            raise Problem.bad_request(f"table '{self.name}' has no created_at field to sort never-edited records by")
+        self.null_cursors = True
+        for record_id in list(self.live_ids):
+            values = jsonio.loads(self.records[record_id].body)
+            created_us = parse_instant(values.get("created_at") or "") if isinstance(values.get("created_at"), str) \
+                else None
+            values["updated_at"] = None
+            updated_us = created_us if created_us is not None else self.records[record_id].updated_us
+            self._set(Record(record_id, updated_us, self._dumps(values)))
+            self.unedited.add(record_id)
+        spec = self.field("updated_at")
+        self.fields[self.fields.index(spec)] = FieldSpec(spec.name, spec.type, True)
+        self._changed()
 
     def add_field(self, name: str, type: str, nullable: bool = True, precision: Optional[int] = None,
                   scale: Optional[int] = None) -> FieldSpec:

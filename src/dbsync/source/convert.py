@@ -115,15 +115,20 @@ class TableConverter:
         """Types a worker process inferred for undeclared columns (so hints reach dlt here)."""
         with self._lock:
             for name, dlt_type in inferred.items():
-                if dlt_type and name not in self.plans and name not in self._inferred:
+                declared = self.plans.get(name)
+                if dlt_type and (declared is None or declared.dlt_type is None) and name not in self._inferred:
                     self._inferred[name] = ColumnPlan(name, dlt_type, arrow_type_for(dlt_type), None)
 
-    def _relax(self, plan: ColumnPlan, ident: Dict[str, Any], page: str) -> None:
+    def _relax(self, plan: ColumnPlan, ident: Dict[str, Any], page: str, unfit: bool = False) -> None:
         with self._lock:
             fresh = plan.name not in self.relaxed
             self.relaxed.add(plan.name)
             self._relaxed_pending.add(plan.name)
-        if fresh:
+        if fresh and unfit:
+            logger.warning("%s: field '%s' of %s holds a value that does not fit its type %s (kept in '%s'); "
+                           "the column is made nullable", self._at(page).describe(), plan.name, ident,
+                           plan.dlt_type, plan.name + VARIANT_SUFFIX)
+        elif fresh:
             logger.warning("%s: field '%s' is declared not nullable by the API's schema, but %s has no value; "
                            "the column is made nullable and the data kept", self._at(page).describe(), plan.name,
                            ident)
@@ -175,12 +180,14 @@ class TableConverter:
         fields: List[pa.Field] = []
         for name in names:
             values = [r.get(name) for r in records]
-            plan = self.plans.get(name) or self._infer_plan(name, values)
+            plan = self.plans.get(name)
+            if plan is None or plan.dlt_type is None:  # not in the schema, or of a type the map lacks
+                plan = self._infer_plan(name, values)
             array, variant = self._build(plan, values, page)
             if variant is not None and plan.nullable is False and name in self.primary_key:
                 self._reject_variant_in_key(plan, variant, deleted_mask, page)
             if plan.nullable is False and array.null_count:
-                array = self._fill_not_null(plan, array, deleted_mask, records, page)
+                array = self._fill_not_null(plan, array, deleted_mask, records, page, variant)
             arrays.append(array)
             fields.append(pa.field(name, array.type, nullable=plan.nullable is not False or name in self.relaxed))
             if variant is not None:
@@ -293,7 +300,7 @@ class TableConverter:
         )
 
     def _fill_not_null(self, plan: ColumnPlan, array: pa.Array, deleted: Optional[pa.Array],
-                       records: List[Dict[str, Any]], page: str) -> pa.Array:
+                       records: List[Dict[str, Any]], page: str, variant: Optional[pa.Array] = None) -> pa.Array:
         """Nulls in a NOT NULL column: placeholders on tombstones (they never reach the table).
 
         On live rows the API's schema was wrong (or a value changed type and went to the variant
@@ -313,7 +320,8 @@ class TableConverter:
             if plan.name in self.primary_key:
                 raise DataError(f"record {ident} has no value for primary key '{plan.name}'", where=self._at(page),
                                 hint="records must carry their primary key")
-            self._relax(plan, ident, page)
+            unfit = variant is not None and variant[index].is_valid
+            self._relax(plan, ident, page, unfit)
             if is_tombstone is None:
                 return array
             placeholder = pa.scalar(_placeholder(array.type), type=array.type)

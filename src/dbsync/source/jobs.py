@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from dbsync.config.model import DEFAULT_PER_DATABASE_NAME, DEFAULT_UNION_NAME, SyncConfig
+from dbsync.config.model import DEFAULT_PER_DATABASE_NAME, DEFAULT_UNION_NAME, SyncConfig, cursor_fields
 from dbsync.config.parse import _placeholders_in
 from dbsync.discovery.catalog import Catalog, TableInfo
 from dbsync.discovery.placeholders import fill_name, fill_params, fill_path
@@ -34,7 +34,7 @@ class TableJob:
     paginator: Any
     primary_key: Tuple[str, ...]  # in the destination (union layout: database column first)
     write_disposition: str
-    cursor_field: Optional[str]
+    cursor_fields: Tuple[str, ...]  # () without a cursor; several: the first non-empty value
     response_actions: Optional[Tuple[Dict[str, Any], ...]] = None
 
     @property
@@ -43,6 +43,11 @@ class TableJob:
         return tuple(k for k in self.primary_key if k != self.database_column)
 
     database_column: Optional[str] = None
+
+    @property
+    def cursor_field(self) -> Optional[str]:
+        """The (first) cursor field, None without a cursor."""
+        return self.cursor_fields[0] if self.cursor_fields else None
 
     @property
     def label(self) -> str:
@@ -92,14 +97,7 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
             DEFAULT_PER_DATABASE_NAME if database is not None else DEFAULT_UNION_NAME)
         table_name = resource_name = fill_name(template, values)
     pk = table.primary_key or _pk(resource.get("primary_key"))
-    cursor = table.cursor_field or config.incremental.cursor_field
-    if not config.incremental.enabled:
-        cursor = None
-    if cursor and table.fields is not None and table.field(cursor) is None:
-        # filtering on a field the table does not have fails (or filters everything out)
-        logger.warning("%s: no cursor field '%s' in its schema; synced in full every run",
-                       f"{database}.{table.name}" if database is not None else table.name, cursor)
-        cursor = None
+    cursor = _cursor_fields(config, table, database)
     if config.layout == "union" and database is not None and pk:
         pk = (config.database_column,) + tuple(pk)
     return TableJob(
@@ -115,10 +113,35 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         paginator=endpoint.get("paginator", config.client.get("paginator")),
         primary_key=tuple(pk),
         write_disposition=_write_disposition(resource.get("write_disposition", "append")),
-        cursor_field=cursor,
+        cursor_fields=cursor,
         database_column=config.database_column if config.layout == "union" and database is not None else None,
         response_actions=tuple(endpoint["response_actions"]) if endpoint.get("response_actions") else None,
     )
+
+
+def _cursor_fields(config: SyncConfig, table: TableInfo, database: Optional[str]) -> Tuple[str, ...]:
+    """The table's cursor fields, those its schema lacks left out (filtering on a field the
+    table does not have fails, or filters everything out): none left, no cursor."""
+    from dbsync.source.incremental import field_indexes
+
+    fields = cursor_fields(table.cursor_field or config.incremental.cursor_field)
+    if not config.incremental.enabled or not fields:
+        return ()
+    label = f"{database}.{table.name}" if database is not None else table.name
+    if table.fields is not None:
+        missing = [f for f in fields if table.field(f) is None]
+        if missing:
+            fields = tuple(f for f in fields if f not in missing)
+            logger.warning("%s: no cursor field %s in its schema; %s", label, ", ".join(f"'{m}'" for m in missing),
+                           f"the cursor is {', '.join(fields)}" if fields else "synced in full every run")
+    needed = max(field_indexes(config.incremental), default=-1) + 1
+    if fields and needed > len(fields):
+        raise ConfigError(
+            f"incremental.params use {{cursor_field[{needed - 1}]}} but the cursor of {label} has "
+            f"{len(fields)} field(s): {', '.join(fields)}",
+            key="incremental.params", source=config.source_name,
+            hint="give the cursor as a list, e.g. cursor_field: [updated_at, created_at]")
+    return fields
 
 
 def _write_disposition(value: Any) -> str:

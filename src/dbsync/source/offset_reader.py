@@ -38,12 +38,13 @@ import copy
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Optional, Sequence, Tuple, Union
 
 from dbsync.errors import DataError
 from dbsync.http.client import ApiClient
+from dbsync.config.model import cursor_fields
 from dbsync.source.completeness import PagingTally, header_total
-from dbsync.source.incremental import parse_instant
+from dbsync.source.incremental import cursor_value, parse_instant
 from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader
 
 logger = logging.getLogger("dbsync.readers")
@@ -80,8 +81,8 @@ def key_gt(a: RowKey, b: RowKey) -> bool:
     return a.sort_tuple() > b.sort_tuple()
 
 
-def row_key(record: Dict[str, Any], cursor_field: Optional[str], pk: Sequence[str]) -> RowKey:
-    raw = record.get(cursor_field) if cursor_field else None
+def row_key(record: Dict[str, Any], cursor_field: Union[None, str, Sequence[str]], pk: Sequence[str]) -> RowKey:
+    raw = cursor_value(record, cursor_fields(cursor_field))
     instant = parse_instant(raw) if raw is not None else None
     return RowKey(instant if instant is not None else raw, tuple(record.get(k) for k in pk), raw)
 
@@ -123,6 +124,7 @@ class OffsetReader(Reader):
         self.edges: Dict[int, Tuple[Optional[RowKey], Optional[RowKey]]] = {}  # offset -> first, last
         self.fills: Deque[PageRequest] = deque()
         self.broken_boundaries = 0
+        self.unrepaired = False  # a broken boundary could not be re-read: keep the cursor where it was
         self.fill_requests = 0
         self.reached = self.start  # the furthest position of the listing a page has covered
         self.pages_read = 0
@@ -232,7 +234,9 @@ class OffsetReader(Reader):
         result = PageResult(request=request, table=outcome.table(), raw_count=outcome.raw_count, total=outcome.total,
                             cursor_max=outcome.cursor_max, boundary=outcome.boundary, deleted=outcome.deleted,
                             duplicates=outcome.duplicates, skipped_at_boundary=outcome.skipped,
-                            first_key=outcome.first_key, last_key=outcome.last_key)
+                            first_key=outcome.first_key, last_key=outcome.last_key, no_cursor=outcome.no_cursor,
+                            unfit_cursor=outcome.unfit_cursor, unfit_example=outcome.unfit_example,
+                            cursor_first=outcome.cursor_first, cursor_sorted=outcome.cursor_sorted)
         return _total_from_headers(result, page.headers, self.total_path)
 
     @property
@@ -249,7 +253,7 @@ class OffsetReader(Reader):
             self._table_spec = TableSpec(
                 key=f"{id(self)}", table=c.table, type_map=c.type_map, deletes=c.deletes, where=p.where,
                 database_column=c.database_column, database_value=c.database_value, primary_key=p.primary_key,
-                cursor_field=p.cursor_field, data_selector=p.data_selector, total_path=self.total_path,
+                cursor_field=p.cursor_fields, data_selector=p.data_selector, total_path=self.total_path,
                 skip_cursor=p.skip_cursor, skip_hashes=frozenset(p.skip_hashes))
         return self._table_spec
 
@@ -334,7 +338,11 @@ class OffsetReader(Reader):
         if last_before is None or last_before == first_after:
             return
         self.broken_boundaries += 1
-        if self.cursor_params is None or last_before.raw is None:
+        if self.cursor_params is None or last_before.raw is None or not self.filtered:
+            # no cursor order to re-read the gap in (no cursor, an empty one, or a first run read
+            # without the cursor filter, in the API's own order): the cursor must not move, so
+            # the next run reads these rows again
+            self.unrepaired = True
             logger.warning("%s: rows moved while paging near offset %d; they are read again on the next run",
                            self.processor.where.describe(), after)
             return
@@ -378,7 +386,7 @@ def fetch_records_to_result(processor: PageProcessor, doc: Any, request: PageReq
 
     records = processor.select_doc(doc, request)
     raw_count = len(records)
-    pk, cursor_field = processor.primary_key, processor.cursor_field
+    pk, cursor_field = processor.primary_key, processor.cursor_fields
     first = row_key(records[0], cursor_field, pk) if records and isinstance(records[0], dict) else None
     last = row_key(records[-1], cursor_field, pk) if records and isinstance(records[-1], dict) else None
     if fill is not None:

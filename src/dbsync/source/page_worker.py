@@ -44,7 +44,7 @@ class TableSpec:
     database_column: Optional[str]
     database_value: Optional[str]
     primary_key: Tuple[str, ...]
-    cursor_field: Optional[str]
+    cursor_field: Any  # a field name or a tuple of them
     data_selector: Optional[str]
     total_path: Optional[str]
     skip_cursor: Any = None
@@ -73,6 +73,11 @@ class PageOutcome:
     skipped: int
     first_key: Any
     last_key: Any
+    no_cursor: int = 0
+    unfit_cursor: int = 0
+    unfit_example: Any = None
+    cursor_first: Any = None
+    cursor_sorted: bool = False
     logs: List[Tuple[int, str]] = field(default_factory=list)
     inferred: Dict[str, Optional[str]] = field(default_factory=dict)
     relaxed: List[str] = field(default_factory=list)
@@ -143,7 +148,9 @@ def convert_page(spec: TableSpec, job: PageJob, body: bytes) -> Any:
     return PageOutcome(ipc=sink.getvalue().to_pybytes(), raw_count=result.raw_count, total=result.total,
                        cursor_max=result.cursor_max, boundary=result.boundary, deleted=result.deleted,
                        duplicates=result.duplicates, skipped=result.skipped_at_boundary,
-                       first_key=result.first_key, last_key=result.last_key, logs=list(_captured),
+                       first_key=result.first_key, last_key=result.last_key, no_cursor=result.no_cursor,
+                       unfit_cursor=result.unfit_cursor, unfit_example=result.unfit_example,
+                       cursor_first=result.cursor_first, cursor_sorted=result.cursor_sorted, logs=list(_captured),
                        inferred=inferred, relaxed=sorted(processor.converter.relaxed))
 
 

@@ -15,7 +15,7 @@ import copy
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,8 +25,10 @@ from dbsync import jsonio
 from dbsync.errors import ResponseFormatError, Where
 from dbsync.http.client import ApiClient, Page
 from dbsync.http.paging import make_paginator, select_data
+from dbsync.config.model import cursor_fields
 from dbsync.source.completeness import PagingTally, body_total, header_total, requested_page_size
 from dbsync.source.convert import TableConverter
+from dbsync.source.incremental import compare_cursors, cursor_value
 
 logger = logging.getLogger("dbsync.readers")
 
@@ -55,6 +57,11 @@ class PageResult:
     deleted: int = 0
     duplicates: int = 0
     skipped_at_boundary: int = 0
+    no_cursor: int = 0  # rows without a cursor value (every cursor field empty)
+    unfit_cursor: int = 0  # rows whose cursor value does not fit the cursor column's type
+    unfit_example: Any = None
+    cursor_first: Any = None  # the first row's cursor, and whether the page is in cursor order
+    cursor_sorted: bool = False
     has_next: bool = False  # sequential readers: the paginator says another page follows
     first_key: Any = None  # offset reader: where the page starts and ends in cursor order
     last_key: Any = None
@@ -70,12 +77,13 @@ class PageProcessor:
     """Response -> PageResult for one table. Thread-safe (no shared mutable state)."""
 
     def __init__(self, *, converter: TableConverter, data_selector: Optional[str], where: Where,
-                 primary_key: Sequence[str], cursor_field: Optional[str]):
+                 primary_key: Sequence[str], cursor_field: Union[None, str, Sequence[str]]):
         self.converter = converter
         self.data_selector = data_selector
         self.where = where
         self.primary_key = tuple(primary_key)
-        self.cursor_field = cursor_field
+        self.cursor_fields = cursor_fields(cursor_field)  # several: the first non-empty value
+        self.cursor_field = self.cursor_fields[0] if self.cursor_fields else None
         self.skip_cursor: Any = None  # rows at this cursor value whose hash is in skip_hashes
         self.skip_hashes: Set[str] = set()
 
@@ -103,9 +111,10 @@ class PageProcessor:
     def process_records(self, records: List[Any], request: PageRequest, raw_count: int) -> PageResult:
         """Drop rows already loaded at the cursor boundary and repeated keys, then convert."""
         skipped = 0
-        if self.skip_hashes and self.cursor_field:
-            cf, cv, hashes = self.cursor_field, self.skip_cursor, self.skip_hashes
-            kept = [r for r in records if not (isinstance(r, dict) and r.get(cf) == cv and row_hash(r) in hashes)]
+        if self.skip_hashes and self.cursor_fields:
+            cfs, cv, hashes = self.cursor_fields, self.skip_cursor, self.skip_hashes
+            kept = [r for r in records
+                    if not (isinstance(r, dict) and cursor_value(r, cfs) == cv and row_hash(r) in hashes)]
             skipped = len(records) - len(kept)
             records = kept
         duplicates = 0
@@ -117,8 +126,8 @@ class PageProcessor:
         table = self.converter.convert(records, request.label)
         result = PageResult(request=request, table=table, raw_count=raw_count, duplicates=duplicates,
                             skipped_at_boundary=skipped)
-        if self.cursor_field and table.num_rows and self.cursor_field in table.column_names:
-            result.cursor_max, result.boundary = _cursor_boundary(table, records, self.cursor_field)
+        if self.cursor_fields and table.num_rows:
+            _cursor_boundary(result, table, records, self.cursor_fields)
         deleted_field = self.converter.deletes.field
         if self.converter.deletes.mode != "ignore" and deleted_field in table.column_names:
             result.deleted = int(pc.sum(pc.cast(pc.fill_null(table[deleted_field], False), pa.int64())).as_py() or 0)
@@ -141,15 +150,72 @@ def _dedupe_keep_last(records: List[Dict[str, Any]], pk: Tuple[str, ...]) -> Tup
     return kept, len(records) - len(kept)
 
 
-def _cursor_boundary(table: pa.Table, records: List[Dict[str, Any]], cursor_field: str) -> Tuple[Any, List[str]]:
-    column = table[cursor_field]
-    if column.null_count == len(column):
-        return None, []
+def _cursor_boundary(result: PageResult, table: pa.Table, records: List[Dict[str, Any]],
+                     fields: Tuple[str, ...]) -> None:
+    """The page's highest cursor (the API's own value), the hashes of the rows at it, and the
+    rows whose cursor is empty or did not fit the column's type (so cannot be compared)."""
+    column = _cursor_column(table, fields)
+    nulls = len(records) if column is None else column.null_count
+    if nulls:
+        for i in (range(len(records)) if column is None else
+                  pc.indices_nonzero(pc.is_null(column)).to_pylist()):
+            raw = cursor_value(records[i], fields)
+            if raw is None:
+                result.no_cursor += 1
+            else:
+                result.unfit_cursor += 1
+                if result.unfit_example is None:
+                    result.unfit_example = raw
+    if column is None or nulls == len(column):
+        return
     top = pc.max(column)
     at_top = pc.equal(column, top)
     indices = pc.indices_nonzero(pc.fill_null(at_top, False)).to_pylist()
-    raw = records[indices[0]].get(cursor_field)
-    return raw, [row_hash(records[i]) for i in indices]
+    result.cursor_max = cursor_value(records[indices[0]], fields)
+    result.boundary = [row_hash(records[i]) for i in indices]
+    if not nulls:
+        result.cursor_first = cursor_value(records[0], fields)
+        result.cursor_sorted = len(column) < 2 or bool(pc.all(pc.greater_equal(column[1:], column[:-1])).as_py())
+
+
+def _cursor_column(table: pa.Table, fields: Tuple[str, ...]) -> Optional[pa.Array]:
+    """The cursor as one Arrow column: the first field's values, empty ones (null, or ``""`` in
+    a text column) taken from the next field. None when no cursor field is in the page."""
+    out: Optional[pa.Array] = None
+    for name in fields:
+        if name not in table.column_names:
+            continue
+        column = table[name].combine_chunks()
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
+        if out is None:
+            out = column
+            continue
+        if not out.null_count:
+            break
+        if column.type != out.type:
+            try:
+                column = column.cast(out.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                return _python_cursor_column(out, column)
+        out = pc.coalesce(out, column)
+    return out
+
+
+def _python_cursor_column(first: pa.Array, other: pa.Array) -> pa.Array:
+    """Cursor fields of types Arrow cannot coalesce: compared in Python by rank."""
+    values = [a if a is not None else b for a, b in zip(first.to_pylist(), other.to_pylist())]
+    import functools
+
+    order = sorted((i for i, v in enumerate(values) if v is not None),
+                   key=functools.cmp_to_key(lambda i, j: compare_cursors(values[i], values[j])))
+    rank: List[Optional[int]] = [None] * len(values)
+    for position, i in enumerate(order):
+        if position and compare_cursors(values[order[position - 1]], values[i]) == 0:
+            rank[i] = rank[order[position - 1]]
+        else:
+            rank[i] = position
+    return pa.array(rank, pa.int64())
 
 
 class Reader:
@@ -166,14 +232,17 @@ class Reader:
         self.method = method
         self.json = json
         self.extra_params: Dict[str, Any] = {}
+        self.filtered = False  # the cursor filter is on this run's requests
         self.response_actions = response_actions
         self.stopped = False
         self.inflight = 0
         self.requests_made = 0
 
-    def configure(self, extra_params: Dict[str, Any]) -> None:
-        """Set params for every request of this run (the incremental cursor); before the first."""
+    def configure(self, extra_params: Dict[str, Any], *, filtered: bool = True) -> None:
+        """Set params for every request of this run (the incremental cursor); before the first.
+        ``filtered`` False: a first run without the cursor filter (rows come in the API's order)."""
         self.extra_params = dict(extra_params)
+        self.filtered = filtered
 
     def params(self) -> Dict[str, Any]:
         return {**self.base_params, **self.extra_params}

@@ -27,6 +27,10 @@ class TableReport:
     warnings: List[str] = field(default_factory=list)  # e.g. a full last page the paginator ended on
     cursor_before: Any = None
     cursor_after: Any = None
+    cursor_fields: tuple = ()  # the table's cursor (several: the first non-empty value)
+    no_cursor: int = 0  # rows that arrived without a cursor value (every cursor field empty)
+    unfit_cursor: int = 0  # rows whose cursor value does not fit the cursor column's type
+    cursor_kept: bool = False  # rows may be missing from this run: the cursor was not moved
     seconds: float = 0.0
     error: Optional[DbsyncError] = None
     started: Optional[float] = None

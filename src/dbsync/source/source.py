@@ -13,6 +13,7 @@ keeps the newest version of a row seen twice in a run (``dedup_sort`` on ``_dbsy
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -29,10 +30,11 @@ from dbsync.dlt_defaults import apply_dlt_defaults
 from dbsync.discovery.catalog import Catalog
 from dbsync.discovery.discover import discover_catalog
 from dbsync.discovery.types import resolve_type_map
-from dbsync.errors import DbsyncError, NotFoundError, Where
+from dbsync.errors import DataError, DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
-from dbsync.source.incremental import CursorState, advance, compare_cursors, format_cursor, request_params
+from dbsync.source.incremental import (CursorState, advance, compare_cursors, format_cursor, in_cursor_order,
+                                      lower, request_params, settle_cursor)
 from dbsync.source.jobs import TableJob, build_jobs
 from dbsync.source.offset_reader import OffsetReader
 from dbsync.source.page_worker import ParsePool
@@ -87,7 +89,7 @@ class SyncSession:
             )
             self.converters[job.resource_name] = converter
             processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
-                                      primary_key=job.api_primary_key, cursor_field=job.cursor_field)
+                                      primary_key=job.api_primary_key, cursor_field=job.cursor_fields)
             reader = _make_reader(client, processor, job, config.incremental)
             if isinstance(reader, OffsetReader) and self.pool.processes:
                 reader.pool = self.pool
@@ -108,12 +110,14 @@ class SyncSession:
             persisted = (resources_state.get(job.resource_name) or {}).get("relaxed")
             if persisted:
                 self.converters[job.resource_name].adopt_relaxed(persisted)
-            if not job.cursor_field:
+            if not job.cursor_fields:
                 continue
+            report.cursor_fields = job.cursor_fields
             fresh = job.resource_name in self.fresh_resources
             state = CursorState.from_state(None if fresh else resources_state.get(job.resource_name))
             self.cursors[job.resource_name] = state
-            reader.configure(request_params(settings, state.request_value(settings), job.cursor_field))
+            value = state.request_value(settings)  # None: a first run, the whole table without the filter
+            reader.configure(request_params(settings, value, job.cursor_fields), filtered=value is not None)
             report.mode = "incremental" if state.cursor is not None else "full"
             report.cursor_before = state.cursor
             if state.skip_boundary(settings):
@@ -151,8 +155,8 @@ def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob,
                   response_actions=job.response_actions)
     if paginator is not None and is_concurrent_offset(paginator, job.method):
         cursor_params: Optional[Callable[[Any], Dict[str, Any]]] = None
-        if job.cursor_field:
-            cursor_field = job.cursor_field
+        if job.cursor_fields:
+            cursor_field = job.cursor_fields
 
             def _cursor_params(value: Any) -> Dict[str, Any]:
                 return request_params(settings, format_cursor(value, settings.value_format), cursor_field)
@@ -176,6 +180,8 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
         pending: List[pa.Table] = []
         pending_rows = 0
         cursor_max: Any = None
+        unfit_example: Any = None
+        pages_seen: List[Any] = []  # a run without the filter: (position, first, highest, sorted) per page
         boundary: List[str] = []
         last_stamp = 0
         try:
@@ -197,6 +203,13 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                     table = _with_synced_at(table, last_stamp)
                     pending.append(table)
                     pending_rows += table.num_rows
+                report.no_cursor += result.no_cursor
+                report.unfit_cursor += result.unfit_cursor
+                if unfit_example is None:
+                    unfit_example = result.unfit_example
+                if result.cursor_max is not None and not reader.filtered:
+                    position = result.request.offset if result.request.offset is not None else report.pages
+                    pages_seen.append((position, result.cursor_first, result.cursor_max, result.cursor_sorted))
                 if result.cursor_max is not None:
                     order = 1 if cursor_max is None else compare_cursors(result.cursor_max, cursor_max)
                     if order > 0:
@@ -213,15 +226,22 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
             warning = reader.check_complete()  # raises when rows the API announced are missing
             if warning:
                 report.warnings.append(warning)
-            if job.cursor_field:
+            if job.cursor_fields:
+                _check_cursor(job, converter, report, cursor_max, unfit_example)
                 before = session.cursors.get(job.resource_name, CursorState())
-                after = advance(before, cursor_max, boundary)
+                floor = before.floor
+                if not reader.filtered and cursor_max is not None:
+                    cursor_max, boundary, floor = _unfiltered_cursor(session, reader, before, cursor_max, boundary,
+                                                                     pages_seen, report)
+                after = dataclasses.replace(advance(before, cursor_max, boundary), floor=floor)
                 report.cursor_after = after.cursor
-                if (after.cursor, after.boundary) != (before.cursor, before.boundary):
+                if (after.cursor, after.boundary, after.floor) != (before.cursor, before.boundary, before.floor):
                     # state changes only with data: a run with no changes writes no load package
                     state = dlt.current.resource_state(job.resource_name)
                     state["cursor"] = after.cursor
                     state["boundary"] = after.boundary
+                    if after.floor is not None or "floor" in state:
+                        state["floor"] = after.floor
                     state["last_change"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             report.finished = True
         except DbsyncError as exc:
@@ -241,6 +261,51 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
 
     read_table.__name__ = job.resource_name
     return read_table
+
+
+def _unfiltered_cursor(session: SyncSession, reader: Reader, before: CursorState, cursor_max: Any,
+                       boundary: List[str], pages: List[Any], report: TableReport) -> Any:
+    """(cursor, boundary, floor) after a run read without the filter, in the API's own order.
+
+    In cursor order (the API sorted the pages) the highest cursor is safe, as with the filter.
+    Otherwise it is settled at the run's start (settle_cursor). Rows that shifted across a page
+    boundary could not be re-read: no cursor then (the next run reads the table whole), and a
+    floor the cursor saved later may not pass, so changes and deletes made since are still read."""
+    if not in_cursor_order(pages):
+        settled = settle_cursor(cursor_max, session.client.first_server_time, session.config.incremental.value_format)
+        if settled is not cursor_max:
+            cursor_max, boundary = settled, []
+    if getattr(reader, "unrepaired", False):
+        report.cursor_kept = True
+        return None, [], lower(before.floor, cursor_max)
+    if before.floor is not None and compare_cursors(before.floor, cursor_max) < 0:
+        return before.floor, [], None
+    return cursor_max, boundary, None
+
+
+def _check_cursor(job: TableJob, converter: TableConverter, report: TableReport, cursor_max: Any,
+                  unfit_example: Any) -> None:
+    """Rows arrived with cursor values, yet none fits the cursor column's type: no cursor can be
+    saved and every run would silently read the whole table again. That is the table's error
+    (its rows are loaded; the message names the field and the fix)."""
+    if report.no_cursor:
+        logger.warning("%s: %d row(s) arrived with no value in cursor field %s; incremental runs see them "
+                       "again only if the filter matches an empty cursor", job.label, report.no_cursor,
+                       ", ".join(job.cursor_fields))
+    if cursor_max is not None or not report.unfit_cursor:
+        return
+    fields = job.cursor_fields
+    plan = converter.plans.get(fields[0])
+    declared = job.table.field(fields[0])
+    api_type = declared.api_type if declared is not None else None
+    column_type = plan.dlt_type if plan is not None and plan.dlt_type else "its inferred type"
+    raise DataError(
+        f"cursor field '{', '.join(fields)}': {report.unfit_cursor} value(s) such as {unfit_example!r} do not fit "
+        f"its column type {column_type}, so no cursor can be saved and every run would read the whole table",
+        hint=(f"map the API type '{api_type}' to a type that holds these values under 'types:' "
+              f"(e.g. types: {{{api_type}: timestamp}})" if api_type else "map its type under 'types:'")
+        + ", or set incremental.cursor_field to another field",
+    )
 
 
 def _count(report: TableReport, result: PageResult) -> None:
@@ -285,7 +350,7 @@ def _tombstone_batches(job: TableJob, tombstones: pa.Table, *, first: bool) -> I
     column hints (the main table's NOT NULL columns); the first, empty item resets them.
     """
     keep = [c for c in tombstones.column_names
-            if c in job.primary_key or c == job.cursor_field or c == job.database_column]
+            if c in job.primary_key or c in job.cursor_fields or c == job.database_column]
     side = _with_synced_at(tombstones.select(keep), time.time_ns() // 1000)
     name = tombstone_table_name(job.table_name)
     if first:
