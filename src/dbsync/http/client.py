@@ -242,6 +242,8 @@ class ApiClient:
                 return self._status_error(status, response.reason, content, path, where)
         finally:
             self.limiter.release(ticket, status=status, headers=headers, retry_after=retry_after)
+        if method.upper() == "HEAD":  # headers only (a total announced in a header): no body to parse
+            return Page(doc=None, status=status, headers=headers, url=redact(response.url), response=response)
         # parsed after the request's slot is free: parsing may take longer than the request
         doc = (parse or _loads)(content)
         if doc is _INVALID:
