@@ -27,6 +27,7 @@ from dbsync.config.model import (
     TableSpec,
     TablesConfig,
 )
+from dbsync.config.paging import for_dlt_validation, validate_paginator
 from dbsync.config.secrets import DEFAULT_AUTH_TYPE, SECRET_FIELDS, resolve_auth_secrets
 from dbsync.errors import ConfigError
 
@@ -193,6 +194,7 @@ def _parse_client(ctx: _Ctx, value: Any, *, from_file: bool, resolve_secrets: bo
     if not re.match(r"^https?://[^/\s]+", base_url):
         raise ctx.error("client.base_url", f"must be an http(s) URL like https://api.example.com, got {base_url!r}")
     client["base_url"] = base_url
+    _validate_paginator(ctx, "client.paginator", client.get("paginator"), allow_total=True)
     if client.get("headers") is not None:
         headers = _mapping(ctx, "client.headers", client["headers"])
         client["headers"] = {str(k): v for k, v in headers.items()}
@@ -271,7 +273,7 @@ def _parse_resources(
         if endpoint.get("incremental"):
             raise ctx.error(f"{key}.endpoint.incremental",
                             "use dbsync's top-level 'incremental' section instead (per-table cursors)")
-        _validate_paginator(ctx, f"{key}.endpoint.paginator", endpoint.get("paginator"))
+        _validate_paginator(ctx, f"{key}.endpoint.paginator", endpoint.get("paginator"), allow_total=True)
         _validate_response_actions(ctx, f"{key}.endpoint.response_actions", endpoint.get("response_actions"))
         resource["endpoint"] = endpoint
         if name in names:
@@ -323,15 +325,9 @@ def _merge_resource(defaults: Mapping[str, Any], resource: Mapping[str, Any]) ->
     return merged
 
 
-def _validate_paginator(ctx: _Ctx, key: str, paginator: Any) -> None:
-    if paginator is None:
-        return
-    from dlt.sources.rest_api.config_setup import create_paginator
-
-    try:
-        create_paginator(paginator)
-    except Exception as exc:  # dlt raises ValueError/TypeError with a usable message
-        raise ctx.error(key, f"invalid paginator: {_one_line(str(exc))}") from None
+def _validate_paginator(ctx: _Ctx, key: str, paginator: Any, *, allow_total: bool = False) -> None:
+    """dlt's paginators, dbsync's own (``header_next_url``) and ``total`` (dbsync.config.paging)."""
+    validate_paginator(ctx.error, key, paginator, allow_total=allow_total)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -356,6 +352,7 @@ def _validate_with_dlt(ctx: _Ctx, rest_api: Dict[str, Any]) -> None:
         # dlt requires the secret field, which only the secrets provide
         for secret_key in SECRET_FIELDS.get(str(auth.get("type", DEFAULT_AUTH_TYPE)), ()):
             auth.setdefault(secret_key, "***")
+    _paginators_for_dlt(doc)
     try:
         validate_dict(RESTAPIConfig, doc, path=".")
     except DictValidationException as exc:
@@ -363,6 +360,15 @@ def _validate_with_dlt(ctx: _Ctx, rest_api: Dict[str, Any]) -> None:
         path = leaf.path.strip("./").replace("/", ".")
         key = ".".join(p for p in (path, leaf.field or "") if p)
         raise ctx.error(key or None, _one_line(_humanize_dlt_message(leaf.msg))) from None
+
+
+def _paginators_for_dlt(doc: Dict[str, Any]) -> None:
+    """Paginators as dlt's types accept them (already validated by dbsync.config.paging)."""
+    holders = [doc.get("client"), (doc.get("resource_defaults") or {}).get("endpoint")]
+    holders += [r.get("endpoint") for r in doc.get("resources") or [] if isinstance(r, dict)]
+    for holder in holders:
+        if isinstance(holder, dict) and holder.get("paginator") is not None:
+            holder["paginator"] = for_dlt_validation(holder["paginator"])
 
 
 def _best_leaf(exc: Any) -> Any:

@@ -250,6 +250,8 @@ class ApiClient:
             # a wait longer than any request may wait (this one gives up) pauses no other request
             pause = retry_after if retry_after is not None and retry_after <= self.retry.max_total_wait else None
             self.limiter.release(ticket, status=status, headers=headers, retry_after=pause)
+        if method.upper() == "HEAD":  # headers only (a total announced in a header): no body to parse
+            return Page(doc=None, status=status, headers=headers, url=redact(response.url), response=response)
         # parsed after the request's slot is free: parsing may take longer than the request
         doc = (parse or _loads)(content)
         if doc is _INVALID:

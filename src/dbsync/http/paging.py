@@ -68,11 +68,17 @@ def _find(doc: Any, selector: str) -> Any:
 
 
 def make_paginator(paginator_cfg: Any) -> Any:
-    """A fresh dlt paginator instance from config (paginators hold state)."""
+    """A fresh dlt paginator instance from config (paginators hold state). dbsync's own types
+    (dbsync.http.paginators) are registered with dlt first; dbsync's ``total`` key is not dlt's."""
     from dlt.sources.rest_api.config_setup import create_paginator
+
+    from dbsync.config.paging import without_total
+    from dbsync.http.paginators import register_dbsync_paginators
 
     if paginator_cfg is None:
         return None
+    register_dbsync_paginators()
+    paginator_cfg = without_total(paginator_cfg)
     return create_paginator(copy.deepcopy(paginator_cfg) if isinstance(paginator_cfg, dict) else paginator_cfg)
 
 

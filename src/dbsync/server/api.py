@@ -80,7 +80,7 @@ class ApiHandlers:
         if path == "/v1/resource":
             if method not in ("GET", "HEAD"):
                 raise Problem(405, f"method {method} not allowed on {path}; use GET")
-            return self.resource(query, grant, headers=headers, base_url=base_url)
+            return self.resource(query, grant, headers=headers, base_url=base_url, method=method)
         elif path == "/v1/databases":
             handler = self.databases
         elif path.startswith(_SCHEMA_PREFIX) and path.endswith(_SCHEMA_SUFFIX) and \
@@ -108,7 +108,8 @@ class ApiHandlers:
         return orjson.dumps(self.store.schema(database))
 
     def resource(self, query: Mapping[str, str], grant: Optional[List[str]],
-                 headers: Optional[List[Tuple[bytes, bytes]]] = None, base_url: str = "") -> bytes:
+                 headers: Optional[List[Tuple[bytes, bytes]]] = None, base_url: str = "",
+                 method: str = "GET") -> bytes:
         """``GET /v1/resource``: one page of a table, live by id or changes since a time
         (``updated_since``; with ``created_since`` also never-edited records created since)."""
         database = query.get("database")
@@ -138,19 +139,25 @@ class ApiHandlers:
         self._check_grant(grant, database)
         body, real_total = self.store.page_and_count(database, table, offset, limit, since_us, created_us)
         if headers is not None:
-            self._paging_headers(headers, query, offset, limit, real_total, base_url)
+            self._paging_headers(headers, query, offset, limit, real_total, base_url, method)
         return body
 
     def _paging_headers(self, headers: List[Tuple[bytes, bytes]], query: Mapping[str, str], offset: int,
-                        limit: int, real_total: int, base_url: str) -> None:
+                        limit: int, real_total: int, base_url: str, method: str = "GET") -> None:
         settings = self.settings
-        if settings.total_header:
-            headers.append((settings.total_header.lower().encode(),
-                            b"%d" % self.store.announced_total(real_total)))
+        if settings.total_header and method.upper() in settings.total_header_methods:
+            announced = self.store.announced_total(real_total)
+            if settings.total_header.lower() == "content-range":  # PostgREST: first-last/total
+                shown = max(0, min(limit, real_total - offset))
+                value = b"%d-%d/%d" % (offset, offset + shown - 1, announced) if shown else b"*/%d" % announced
+            else:
+                value = b"%d" % announced
+            headers.append((settings.total_header.lower().encode(), value))
         if settings.next_page_header and offset + limit < real_total:
-            params = {k: v for k, v in query.items() if k != "api_key"}  # the client adds its own auth
+            # the client adds its own auth, unless the server echoes the key into its links
+            params = {k: v for k, v in query.items() if k != "api_key" or settings.next_page_with_key}
             params.update(offset=str(offset + limit), limit=str(limit))
-            url = f"{base_url}/v1/resource?{urlencode(params)}"
+            url = f"{'' if settings.next_page_relative else base_url}/v1/resource?{urlencode(params)}"
             name = settings.next_page_header
             value = f'<{url}>; rel="next"' if name.lower() == "link" else url
             headers.append((name.lower().encode(), value.encode()))

@@ -138,6 +138,11 @@ class ServerSettings:
     announces it in that response header (e.g. ``X-Total-Count``), and ``next_page_header`` names a
     header announcing the next page while more rows follow: ``Link`` as RFC 8288
     (``<url>; rel="next"``), any other name as the bare URL (e.g. ``Next-Page: <url>``).
+    ``next_page_relative`` sends that URL without scheme and host (``/v1/resource?...``);
+    ``next_page_with_key`` keeps the request's ``api_key`` in it (servers that echo the key).
+    ``total_header: Content-Range`` is sent as PostgREST does (``0-99/260``, ``*/0`` when empty);
+    ``total_header_methods`` limits it to those methods (``("HEAD",)``: only a HEAD request
+    tells the total, as with count headers that cost a query).
     """
 
     seed: int = 42
@@ -154,6 +159,9 @@ class ServerSettings:
     total_in_body: bool = True
     total_header: Optional[str] = None
     next_page_header: Optional[str] = None
+    next_page_relative: bool = False
+    next_page_with_key: bool = False
+    total_header_methods: Tuple[str, ...] = ("GET", "HEAD")
 
     def __post_init__(self) -> None:
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
@@ -163,6 +171,9 @@ class ServerSettings:
             if value is not None and (not isinstance(value, str) or not value.strip()
                                       or not all(c.isalnum() or c in "-_" for c in value)):
                 raise ValueError(f"{name} must be a header name (letters, digits, '-', '_'), got {value!r}")
+        self.total_header_methods = tuple(str(m).upper() for m in self.total_header_methods)
+        if not set(self.total_header_methods) <= {"GET", "HEAD"}:
+            raise ValueError(f"total_header_methods must name GET and/or HEAD, got {self.total_header_methods!r}")
         if isinstance(self.faults, Mapping):
             self.faults = FaultSettings.from_dict(self.faults)
         self.api_keys = {str(k): (None if v is None else [str(d) for d in v]) for k, v in self.api_keys.items()}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from dbsync.errors import IncompleteReadError, Where
@@ -55,13 +55,19 @@ def _count_value(value: Any) -> Optional[int]:
     return None
 
 
-def header_total(headers: Optional[Mapping[str, str]]) -> Optional[Tuple[int, str]]:
-    """(total, 'header X-Total-Count') from the first of :data:`TOTAL_HEADERS` present."""
+def header_total(headers: Optional[Mapping[str, str]], names: Sequence[str] = TOTAL_HEADERS
+                 ) -> Optional[Tuple[int, str]]:
+    """(total, 'header X-Total-Count') from the first of ``names`` present. A value is a count
+    (``260``) or a range with the listing's size after the slash (``0-99/260``, ``*/260``,
+    ``items 0-99/260``: PostgREST's ``Content-Range``; ``0-99/*`` is no total)."""
     if not headers:
         return None
     lowered = {str(k).lower(): v for k, v in headers.items()}
-    for name in TOTAL_HEADERS:
-        value = _count_value(lowered.get(name.lower()))
+    for name in names:
+        raw = lowered.get(name.lower())
+        value = _count_value(raw)
+        if value is None and isinstance(raw, str) and "/" in raw:
+            value = _count_value(raw.rsplit("/", 1)[1])
         if value is not None:
             return value, f"header {name}"
     return None

@@ -40,6 +40,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Optional, Sequence, Tuple, Union
 
+from dbsync.config.paging import TotalSource
 from dbsync.errors import DataError
 from dbsync.http.client import ApiClient
 from dbsync.config.model import cursor_fields
@@ -102,8 +103,13 @@ class Fill:
 
 class OffsetReader(Reader):
     def __init__(self, client: ApiClient, processor: PageProcessor, *, paginator: Any,
-                 cursor_params: Optional[Callable[[Any], Dict[str, Any]]] = None, **kwargs: Any):
+                 cursor_params: Optional[Callable[[Any], Dict[str, Any]]] = None,
+                 total: Optional[TotalSource] = None, **kwargs: Any):
         super().__init__(client, processor, **kwargs)
+        # where the config says the total is (a header of the first page's GET, or of a HEAD
+        # request before it); else total_path, else one of completeness.TOTAL_HEADERS
+        self.total_source = total
+        self.head_requests = 0
         self.offset_param: str = paginator.param_name
         self.limit_param: str = paginator.limit_param
         self.limit: int = int(paginator.limit)
@@ -205,12 +211,16 @@ class OffsetReader(Reader):
         drop_first = request.fill is None and self.overlap and request.offset != self.start
         pool = self.pool if self.pool is not None and self._worth_a_process and self.pool.ready else None
         if pool is None:
+            head_total = self._head_total(request)
             page = self.get(request)
             if page.ignored:
                 return self.processor.empty(request)
             result = fetch_records_to_result(self.processor, page.doc, request, drop_first=drop_first,
                                              fill=request.fill, total_path=self.total_path)
-            return _total_from_headers(result, page.headers, self.total_path)
+            result = _total_from_headers(result, page.headers, self.total_path, self.total_source)
+            if result.total is None and head_total is not None:
+                result.total, result.total_source = head_total
+            return result
         from dbsync.source.page_worker import INVALID_JSON, PageJob
 
         fill = request.fill
@@ -237,7 +247,38 @@ class OffsetReader(Reader):
                             first_key=outcome.first_key, last_key=outcome.last_key, no_cursor=outcome.no_cursor,
                             unfit_cursor=outcome.unfit_cursor, unfit_example=outcome.unfit_example,
                             cursor_first=outcome.cursor_first, cursor_sorted=outcome.cursor_sorted)
-        return _total_from_headers(result, page.headers, self.total_path)
+        return _total_from_headers(result, page.headers, self.total_path, self.total_source)
+
+    def _head_total(self, request: PageRequest) -> Optional[Tuple[int, str]]:
+        """``total: {method: HEAD}``: before the first page, a HEAD request with the same path and
+        params (the incremental filter included) reads the total from its headers. A server that
+        refuses HEAD (405, 501) leaves the table to sequential pages, with a warning."""
+        spec = self.total_source
+        if spec is None or spec.method != "HEAD" or request.fill is not None or request.offset != self.start \
+                or self.first_done:
+            return None
+        from dbsync.errors import ApiError
+
+        where = self.processor.at(f"total (HEAD, offset {self.start})")
+        self.head_requests += 1
+        try:
+            page = self.client.get_json(request.path, request.params, where=where, method="HEAD",
+                                        ignore=self.response_actions)
+        except ApiError as exc:
+            if getattr(exc, "status", None) not in (405, 501):
+                raise
+            logger.warning("%s: the API refused the HEAD request for the total (HTTP %s); paging one page "
+                           "at a time (set total.method: GET if the pages carry the header)",
+                           where.describe(), exc.status)
+            return None
+        if page.ignored:  # a response action said to ignore it: the GET will say the same
+            return None
+        announced = header_total(page.headers, (spec.header,))
+        if announced is None:
+            logger.warning("%s: the HEAD response has no total in header %s; paging one page at a time",
+                           where.describe(), spec.header)
+            return None
+        return announced[0], f"header {spec.header} of a HEAD request"
 
     @property
     def _worth_a_process(self) -> bool:
@@ -403,8 +444,15 @@ def fetch_records_to_result(processor: PageProcessor, doc: Any, request: PageReq
     return result
 
 
-def _total_from_headers(result: PageResult, headers: Any, total_path: Optional[str]) -> PageResult:
-    """No total in the body: take one from a total header (X-Total-Count...) if there is one."""
+def _total_from_headers(result: PageResult, headers: Any, total_path: Optional[str],
+                        configured: Optional[TotalSource] = None) -> PageResult:
+    """The header the config names (``total: {header: ...}``) first; else the body's total;
+    else one of the known total headers (X-Total-Count...)."""
+    if configured is not None:
+        announced = header_total(headers, (configured.header,))
+        if announced is not None:
+            result.total, result.total_source = announced
+            return result
     if result.total is None:
         announced = header_total(headers)
         if announced is not None:

@@ -25,6 +25,7 @@ import pyarrow as pa
 from dlt.extract.source import DltSource
 
 from dbsync.config.model import IncrementalSettings, SyncConfig
+from dbsync.config.paging import total_source
 from dbsync.config.parse import parse_config
 from dbsync.dlt_defaults import apply_dlt_defaults
 from dbsync.discovery.catalog import Catalog
@@ -163,7 +164,8 @@ def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob,
 
             cursor_params = _cursor_params
 
-        return OffsetReader(client, processor, paginator=paginator, cursor_params=cursor_params, **kwargs)
+        return OffsetReader(client, processor, paginator=paginator, cursor_params=cursor_params,
+                            total=total_source(job.paginator), **kwargs)
     return SequentialReader(client, processor, paginator_cfg=job.paginator, **kwargs)
 
 
