@@ -217,3 +217,18 @@ def test_a_server_that_refuses_head_is_paged_one_page_at_a_time(serve, workspace
     assert result.ok, [t.error for t in result.failed]
     assert_equal_to_source(workspace, server)
     assert "refused the HEAD request" in caplog.text
+
+
+def test_a_next_page_on_another_host_is_not_followed(serve, server_factory, workspace):
+    """A next-page link to another origin would carry the credentials there: the table fails
+    naming both hosts, and the other server sees no request at all (no key sent to it)."""
+    other = server_factory(ServerSettings(seed=5, databases=1, tables_per_database=1, default_table_rows=10))
+    server = serve(next_page_header="Next-Page", next_page_base=other.base_url, total_in_body=False)
+    other.clear_requests()
+    result = workspace.sync(config_with(server, {"type": "header_next_url", "header": "Next-Page"}, limit=100))
+    assert not result.ok
+    error = result.report.tables[TABLE].error
+    assert error.exit_code == 8 and "another host" in error.one_line()
+    assert f"127.0.0.1:{other.port}" in error.one_line()
+    assert other.requests() == []
+    assert len(resource_requests(server)) == 1  # page 1 only

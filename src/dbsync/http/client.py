@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -170,6 +171,14 @@ class ApiClient:
         a matching response comes back as an empty, ``ignored`` page. ``parse`` turns the body
         into ``Page.doc`` (default: orjson); returning ``ApiClient.INVALID`` marks a body cut short
         in transit, which is retried like a dropped connection."""
+        foreign = self._foreign_origin(path)
+        if foreign is not None:
+            # a next-page link (or a configured path) pointing elsewhere: following it would send
+            # the credentials to a host nobody configured
+            raise ResponseFormatError(
+                f"the API pointed to {foreign}, another host than client.base_url ({self._origin_text()}); "
+                "dbsync sends requests and credentials only to the configured API",
+                where=where, hint="if the API really lives there, set client.base_url to it")
         attempts = self.retry.attempts
         waited = 0.0
         last_reason = ""
@@ -214,6 +223,17 @@ class ApiClient:
 
     def _base(self) -> str:
         return redact(self.config.client["base_url"])
+
+    def _foreign_origin(self, path: str) -> Optional[str]:
+        """``scheme://host:port`` of an absolute ``path`` on another origin than the base URL."""
+        if "://" not in path[:12]:
+            return None
+        target, base = _origin(path), _origin(self.config.client["base_url"])
+        return None if target == base else redact(f"{target[0]}://{target[1]}:{target[2]}")
+
+    def _origin_text(self) -> str:
+        scheme, host, port = _origin(self.config.client["base_url"])
+        return redact(f"{scheme}://{host}:{port}")
 
     def _attempt(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
                  where: Where, ignore: Optional[Sequence[Mapping[str, Any]]] = None,
@@ -423,3 +443,14 @@ def _reason_kind(reason: str) -> str:
     return reason.split(" (")[0]
 
 ApiClient.INVALID = _INVALID  # what a parse function returns for a body that is not (complete) JSON
+
+
+def _origin(url: str) -> Tuple[str, str, int]:
+    """(scheme, host, port) of a URL, the port filled in from the scheme when left out."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = (parts.scheme or "http").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)

@@ -157,7 +157,8 @@ class ApiHandlers:
             # the client adds its own auth, unless the server echoes the key into its links
             params = {k: v for k, v in query.items() if k != "api_key" or settings.next_page_with_key}
             params.update(offset=str(offset + limit), limit=str(limit))
-            url = f"{'' if settings.next_page_relative else base_url}/v1/resource?{urlencode(params)}"
+            origin = settings.next_page_base or ("" if settings.next_page_relative else base_url)
+            url = f"{origin.rstrip('/')}/v1/resource?{urlencode(params)}"
             name = settings.next_page_header
             value = f'<{url}>; rel="next"' if name.lower() == "link" else url
             headers.append((name.lower().encode(), value.encode()))

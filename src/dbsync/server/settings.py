@@ -139,7 +139,9 @@ class ServerSettings:
     header announcing the next page while more rows follow: ``Link`` as RFC 8288
     (``<url>; rel="next"``), any other name as the bare URL (e.g. ``Next-Page: <url>``).
     ``next_page_relative`` sends that URL without scheme and host (``/v1/resource?...``);
-    ``next_page_with_key`` keeps the request's ``api_key`` in it (servers that echo the key).
+    ``next_page_with_key`` keeps the request's ``api_key`` in it (servers that echo the key);
+    ``next_page_base`` puts another scheme/host/port in front of it (a server whose links point
+    elsewhere: clients must not follow them there with their credentials).
     ``total_header: Content-Range`` is sent as PostgREST does (``0-99/260``, ``*/0`` when empty);
     ``total_header_methods`` limits it to those methods (``("HEAD",)``: only a HEAD request
     tells the total, as with count headers that cost a query).
@@ -161,6 +163,7 @@ class ServerSettings:
     next_page_header: Optional[str] = None
     next_page_relative: bool = False
     next_page_with_key: bool = False
+    next_page_base: Optional[str] = None
     total_header_methods: Tuple[str, ...] = ("GET", "HEAD")
 
     def __post_init__(self) -> None:
