@@ -38,7 +38,7 @@ import copy
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Optional, Sequence, Set, Tuple, Union
 
 from dbsync.config.paging import TotalSource
 from dbsync.errors import DataError
@@ -128,6 +128,7 @@ class OffsetReader(Reader):
         self.sequential = False  # no total in the response: page until a short page
         self.short_page_seen = False
         self.edges: Dict[int, Tuple[Optional[RowKey], Optional[RowKey]]] = {}  # offset -> first, last
+        self.short_pages: Set[int] = set()  # offsets whose page came back short: the listing ended there
         self.fills: Deque[PageRequest] = deque()
         self.broken_boundaries = 0
         self.unrepaired = False  # a broken boundary could not be re-read: keep the cursor where it was
@@ -318,6 +319,8 @@ class OffsetReader(Reader):
         if not self.first_done:
             self._first_fetched(offset, count, result)
         self.edges[offset] = (result.first_key, result.last_key)
+        if count < (request.limit or self.limit):
+            self.short_pages.add(offset)
         self._check(offset - self.step, offset)
         self._check(offset, offset + self.step)
         if self.sequential:
@@ -377,6 +380,9 @@ class OffsetReader(Reader):
         last_before = self.edges[before][1]
         first_after = self.edges[after][0]
         if last_before is None or last_before == first_after:
+            return
+        if first_after is None and before in self.short_pages:
+            # the listing ended inside the page before (a total that said more): nothing follows
             return
         self.broken_boundaries += 1
         if self.cursor_params is None or last_before.raw is None or not self.filtered:
