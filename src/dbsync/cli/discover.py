@@ -40,7 +40,7 @@ def discover(
         for db in doc["databases"]:
             for t in db["tables"]:
                 for f in t["fields"] or []:
-                    f["dlt_type"] = dlt_type_for(f["type"], type_map)
+                    f["dlt_type"] = dlt_type_for(f["type"], type_map, f.get("format"))
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     if not catalog.databases:
@@ -55,8 +55,9 @@ def discover(
             for col in ("field", "API type", "dlt type", "nullable"):
                 table.add_column(col)
             for f in t.fields or []:
-                dlt_type = dlt_type_for(f.api_type, type_map)
-                table.add_row(f.name, f.api_type or "-", dlt_type or "[yellow]inferred[/yellow]",
+                dlt_type = dlt_type_for(f.api_type, type_map, f.format)
+                api_type = (f.api_type or "-") + (f" ({f.format})" if f.format else "")
+                table.add_row(f.name, api_type, dlt_type or "[yellow]inferred[/yellow]",
                               "?" if f.nullable is None else ("yes" if f.nullable else "no"))
             if t.fields is None:
                 table.add_row("(fields not described by the API: types inferred from the data)", "", "", "")

@@ -45,6 +45,8 @@ class FieldShape:
     # a flag meaning the API never returns the field's values (write-only secrets such as
     # passwords): such fields are left out of the table instead of becoming empty NOT NULL columns
     hidden: Optional[str] = None
+    # a JSON Schema/OpenAPI format refining the type ("string" + "date-time"); None: not read
+    format: Optional[str] = "format"
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,18 @@ class DeleteSettings:
 
 
 @dataclass(frozen=True)
+class ValueRule:
+    """How the values of a field (or of every field of an API type) are unwrapped before typing:
+    ``parse_json`` reads JSON sent as text, then ``value`` takes the value at a dotted path inside
+    an object (``iso`` of ``{"__type": "Date", "iso": "..."}``), then ``type`` types it. Values that
+    do not unwrap are kept, as text, in the ``<field>__v_text`` variant column (never dropped)."""
+
+    type: Optional[str] = None  # a dlt data type; None: the mapped API type (json with parse_json)
+    value: Optional[str] = None  # a dotted path inside object values
+    parse_json: bool = False
+
+
+@dataclass(frozen=True)
 class RetrySettings:
     attempts: int = 8
     max_total_wait: float = 300.0  # seconds spent sleeping between attempts, per request
@@ -184,6 +198,8 @@ class SyncConfig:
     incremental: IncrementalSettings = field(default_factory=IncrementalSettings)
     deletes: DeleteSettings = field(default_factory=DeleteSettings)
     types: Mapping[str, str] = field(default_factory=dict)  # API type name -> dlt data type
+    type_rules: Mapping[str, ValueRule] = field(default_factory=dict)  # API type name -> value rule
+    field_rules: Mapping[str, ValueRule] = field(default_factory=dict)  # "field"/"table.field" -> rule
     layout: TLayout = "per_database"
     database_column: str = "_dbsync_database"
     retries: RetrySettings = field(default_factory=RetrySettings)

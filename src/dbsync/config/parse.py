@@ -38,6 +38,7 @@ DBSYNC_KEYS = (
     "incremental",
     "deletes",
     "types",
+    "fields",
     "layout",
     "database_column",
     "retries",
@@ -110,6 +111,9 @@ def parse_config(
     if layout not in ("per_database", "union"):
         raise ctx.error("layout", f"must be 'per_database' or 'union', got {layout!r}")
     database_column = _str(ctx, "database_column", cfg.get("database_column", "_dbsync_database"))
+    from dbsync.config.values import parse_fields, parse_types
+
+    types, type_rules = parse_types(ctx, cfg.get("types", {}))
 
     return SyncConfig(
         rest_api=rest_api,
@@ -117,7 +121,9 @@ def parse_config(
         tables=tables,
         incremental=_parse_incremental(ctx, cfg.get("incremental", {})),
         deletes=_parse_deletes(ctx, cfg.get("deletes", {})),
-        types=_parse_types(ctx, cfg.get("types", {})),
+        types=types,
+        type_rules=type_rules,
+        field_rules=parse_fields(ctx, cfg.get("fields", {})),
         layout=layout,
         database_column=database_column,
         retries=_parse_retries(ctx, cfg.get("retries", {})),
@@ -512,7 +518,7 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
 def _parse_field_shape(ctx: _Ctx, key: str, value: Any) -> FieldShape:
     """Where a schema response keeps each field's name, type, nullability... (``field:``)."""
     f = _mapping(ctx, key, value)
-    _check_keys(ctx, key, f, ("name", "type", "nullable", "required", "precision", "scale", "hidden"))
+    _check_keys(ctx, key, f, ("name", "type", "nullable", "required", "precision", "scale", "hidden", "format"))
     return FieldShape(
         name=_str(ctx, f"{key}.name", f.get("name", "name")),
         type=_str(ctx, f"{key}.type", f.get("type", "type")),
@@ -521,6 +527,7 @@ def _parse_field_shape(ctx: _Ctx, key: str, value: Any) -> FieldShape:
         precision=_str(ctx, f"{key}.precision", f.get("precision", "precision"), allow_none=True),
         scale=_str(ctx, f"{key}.scale", f.get("scale", "scale"), allow_none=True),
         hidden=_str(ctx, f"{key}.hidden", f.get("hidden"), allow_none=True),
+        format=_str(ctx, f"{key}.format", f.get("format", "format"), allow_none=True),
     )
 
 
@@ -681,16 +688,6 @@ def _parse_deletes(ctx: _Ctx, value: Any) -> DeleteSettings:
         value=section.get("value", True),
         mode=mode,
     )
-
-
-def _parse_types(ctx: _Ctx, value: Any) -> Dict[str, str]:
-    section = _mapping(ctx, "types", value)
-    out = {}
-    for api_type, dlt_type in section.items():
-        if dlt_type not in DLT_DATA_TYPES:
-            raise ctx.error(f"types.{api_type}", f"{dlt_type!r} is not a dlt data type" + _did_you_mean(str(dlt_type), DLT_DATA_TYPES))
-        out[str(api_type).lower()] = dlt_type
-    return out
 
 
 def _parse_retries(ctx: _Ctx, value: Any) -> RetrySettings:

@@ -13,9 +13,12 @@ class FieldInfo:
     nullable: Optional[bool] = None  # None: unknown
     precision: Optional[int] = None
     scale: Optional[int] = None
+    format: Optional[str] = None  # a JSON Schema/OpenAPI format refining the type (date-time, int64...)
 
     def to_dict(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {"name": self.name, "type": self.api_type, "nullable": self.nullable}
+        if self.format is not None:
+            d["format"] = self.format
         if self.precision is not None:
             d["precision"] = self.precision
         if self.scale is not None:

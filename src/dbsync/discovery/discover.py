@@ -288,9 +288,14 @@ def _parse_field(shape: FieldShape, raw: Any, index: int, where: Where) -> Optio
         nullable = bool(raw[shape.nullable])
     elif shape.required and raw.get(shape.required) is not None:
         nullable = not bool(raw[shape.required])
-    api_type = raw.get(shape.type)
+    from dbsync.discovery.types import split_type_list
+
+    api_type, listed_null = split_type_list(raw.get(shape.type))  # JSON Schema: ["string", "null"]
+    if listed_null and nullable is None:
+        nullable = True
     if isinstance(api_type, str) and not api_type.strip():
         api_type = None  # SQLite columns declared without a type: the API does not say
+    fmt = raw.get(shape.format) if shape.format else None
     precision = _int_or_none(raw.get(shape.precision)) if shape.precision else None
     scale = _int_or_none(raw.get(shape.scale)) if shape.scale else None
     from dbsync.discovery.types import parse_type_params
@@ -299,7 +304,8 @@ def _parse_field(shape: FieldShape, raw: Any, index: int, where: Where) -> Optio
         precision, s2 = parse_type_params(api_type if isinstance(api_type, str) else None)
         scale = scale if scale is not None else s2
     return FieldInfo(name=raw[shape.name], api_type=None if api_type is None else str(api_type),
-                     nullable=nullable, precision=precision, scale=scale)
+                     nullable=nullable, precision=precision, scale=scale,
+                     format=str(fmt) if isinstance(fmt, str) and fmt.strip() else None)
 
 
 def _int_or_none(value: Any) -> Optional[int]:

@@ -7,7 +7,7 @@ never a crash (as dlt's hubspot source does with ``HS_TO_DLT_TYPE``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import pyarrow as pa
 
@@ -37,7 +37,43 @@ DEFAULT_TYPE_MAP: Dict[str, str] = {
     "native character": "text", "nvarchar": "text", "clob": "text", "double precision": "double",
     # PocketBase's field types (its "date" holds a date *and* time: map it with types: {date: timestamp})
     "autodate": "timestamp", "file": "text", "relation": "text", "password": "text", "geopoint": "json",
+    # JSON Schema / OpenAPI: the base types above (string, integer, number, boolean, object,
+    # array); a ``format`` refines them as "<type>:<format>" (looked up first, then the type
+    # alone). Formats from the OpenAPI format registry (int32, int64, float, double, byte, binary,
+    # date, date-time, password: github.com/OAI/OpenAPI-Specification/pull/2857) and JSON Schema's
+    # (time, uuid, email, uri); "decimal" is a common extension for exact numbers. An int64 sent
+    # as a string stays text: its values are strings.
+    "string:date": "date", "string:date-time": "timestamp", "string:time": "time", "string:uuid": "text",
+    "string:decimal": "decimal", "number:decimal": "decimal", "integer:int32": "bigint",
+    "integer:int64": "bigint", "number:float": "double", "number:double": "double", "string:byte": "text",
+    "string:binary": "text", "string:email": "text", "string:uri": "text", "string:password": "text",
+    # NocoDB's field types (``uidt``; UITypes in nocodb-sdk, nocodb.com/docs/product-docs/fields).
+    # Checkbox is a bool, Number an integer (a double holds it), Links the count of linked records,
+    # MultiSelect a comma-separated string, Attachment/User fields lists of objects.
+    "singlelinetext": "text", "longtext": "text", "phonenumber": "text", "currency": "decimal",
+    "percent": "double", "duration": "double", "rating": "bigint", "checkbox": "bool", "year": "bigint",
+    "createdtime": "timestamp", "lastmodifiedtime": "timestamp", "singleselect": "text",
+    "multiselect": "text", "attachment": "json", "links": "bigint", "linktoanotherrecord": "json",
+    "autonumber": "bigint", "barcode": "text", "qrcode": "text", "geodata": "text", "geometry": "text",
+    "collaborator": "json", "user": "json", "createdby": "json", "lastmodifiedby": "json", "button": "json",
+    "order": "double",
+    # Directus's field types (TYPES in @directus/constants, docs.directus.io/packages/@directus/constants/
+    # variables/types): dateTime/timestamp, bigInteger, hash (a masked string), csv (sent as a list),
+    # alias (o2m/m2m: a list of ids) and geometry (GeoJSON objects)
+    "biginteger": "bigint", "hash": "text", "csv": "json", "alias": "json", "geometry.point": "json",
+    "geometry.linestring": "json", "geometry.polygon": "json", "geometry.multipoint": "json",
+    "geometry.multilinestring": "json", "geometry.multipolygon": "json",
+    # Parse Server's field types (FIELD_TYPES of the Parse JS SDK's ParseSchema). Its "Date" holds a
+    # date *and* time, as {"__type": "Date", "iso": "..."}: map it with a value rule,
+    # types: {Date: {type: timestamp, value: iso}}; Pointer/File/Bytes/Relation are objects too.
+    "pointer": "json", "polygon": "json", "acl": "json",
 }
+
+# Type names that are known but say nothing about the values' type (NocoDB's ID, Formula, Lookup,
+# Rollup, ForeignKey and SpecificDBType, Directus's "unknown", JSON Schema's "null"): inferred
+# from the data, like unknown names, but without the warning that asks to map them.
+INFERRED_TYPES = frozenset({"id", "formula", "lookup", "rollup", "foreignkey", "specificdbtype", "unknown",
+                            "null"})
 
 DEFAULT_DECIMAL = (38, 9)
 
@@ -48,8 +84,15 @@ def resolve_type_map(overrides: Mapping[str, str]) -> Dict[str, str]:
     return merged
 
 
-def dlt_type_for(api_type: Optional[str], type_map: Mapping[str, str]) -> Optional[str]:
-    """The dlt data type for an API type name, or None when unknown."""
+def dlt_type_for(api_type: Optional[str], type_map: Mapping[str, str], format: Optional[str] = None) -> Optional[str]:
+    """The dlt data type for an API type name (refined by a JSON Schema ``format``), or None when
+    unknown. ``type:format`` is looked up first, then the type alone (a format the map lacks, such
+    as ``string`` + ``hostname``, is just a string); a format without a type stands alone."""
+    if format is not None and str(format).strip():
+        fmt = str(format).strip().lower()
+        combined = f"{str(api_type).strip().lower()}:{fmt}" if api_type is not None else fmt
+        if combined in type_map:
+            return type_map[combined]
     if api_type is None:
         return None
     key = str(api_type).strip().lower()
@@ -58,6 +101,27 @@ def dlt_type_for(api_type: Optional[str], type_map: Mapping[str, str]) -> Option
     # "decimal(12,4)", "varchar(255)", "timestamp with time zone"...
     base = key.split("(")[0].split()[0] if key else key
     return type_map.get(base)
+
+
+def is_inferred_type(api_type: Optional[str]) -> bool:
+    """A known name whose values' type varies (see INFERRED_TYPES): inferred without a warning."""
+    return api_type is not None and str(api_type).strip().lower() in INFERRED_TYPES
+
+
+def split_type_list(raw: Any) -> Tuple[Optional[str], bool]:
+    """A JSON Schema ``type``: a name, or a list such as ``["string", "null"]``.
+
+    Returns (the type name, whether "null" was listed). A list of one type besides "null" is that
+    type, nullable; a list of several (``["integer", "string"]``) has no one type: it is kept as
+    ``integer|string``, which no map entry names, so its values are inferred (with a warning)."""
+    if not isinstance(raw, (list, tuple)):
+        return (None if raw is None else str(raw)), False
+    names = [str(t) for t in raw if t is not None]
+    nullable = any(n.strip().lower() == "null" for n in names)
+    rest = [n for n in names if n.strip().lower() != "null"]
+    if not rest:
+        return ("null" if nullable else None), nullable
+    return "|".join(rest), nullable
 
 
 def arrow_type_for(dlt_type: str, precision: Optional[int] = None, scale: Optional[int] = None) -> pa.DataType:

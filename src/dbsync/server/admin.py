@@ -237,13 +237,14 @@ class AdminHandlers:
         spec = _body_object(body)
         return orjson.dumps(self.state.store.add_field(
             params["db"], params["table"], spec.get("name"), spec.get("type"), spec.get("nullable", True),
-            spec.get("precision"), spec.get("scale")))
+            spec.get("precision"), spec.get("scale"), spec.get("declared_type"), spec.get("format")))
 
     def patch_field(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
         spec = _body_object(body)
         return orjson.dumps(self.state.store.set_field(
             params["db"], params["table"], params["name"], type=spec.get("type"), nullable=spec.get("nullable"),
-            precision=spec.get("precision"), scale=spec.get("scale")))
+            precision=spec.get("precision"), scale=spec.get("scale"), declared_type=spec.get("declared_type"),
+            format=spec.get("format")))
 
     def post_null_cursors(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
         return orjson.dumps(self.state.store.serve_null_cursors(params["db"], params["table"]))

@@ -53,6 +53,10 @@ class FieldSpec:
     nullable: bool = True
     precision: Optional[int] = None
     scale: Optional[int] = None
+    # what the schema *shows* as the type, when it is another server's name ("Pointer", or a JSON
+    # Schema list such as ("string", "null")), and a JSON Schema format; values follow ``type``
+    declared_type: Any = None
+    format: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
@@ -61,10 +65,15 @@ class FieldSpec:
             raise ValueError(f"decimal field {self.name!r} needs precision and scale")
 
     def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"name": self.name, "type": self.type, "nullable": self.nullable}
+        declared = self.declared_type
+        out: Dict[str, Any] = {"name": self.name, "type": self.type if declared is None else
+                               (list(declared) if isinstance(declared, tuple) else declared),
+                               "nullable": self.nullable}
         if self.type == "decimal":
             out["precision"] = self.precision
             out["scale"] = self.scale
+        if self.format is not None:
+            out["format"] = self.format
         return out
 
 

@@ -207,16 +207,22 @@ class ReferenceServer:
         return self._admin("DELETE", f"{self._table_path(db, table)}/records/{int(id)}")
 
     def add_field(self, db: str, table: str, name: str, type: str, nullable: bool = True, *,
-                  precision: Optional[int] = None, scale: Optional[int] = None) -> Dict[str, Any]:
-        """Declare a new field (existing records lack it)."""
-        body = {"name": name, "type": type, "nullable": nullable, "precision": precision, "scale": scale}
+                  precision: Optional[int] = None, scale: Optional[int] = None, declared_type: Any = None,
+                  format: Optional[str] = None) -> Dict[str, Any]:
+        """Declare a new field (existing records lack it). ``declared_type``: what the schema shows
+        as its type instead ("Pointer", ["string", "null"]); ``format``: a JSON Schema format."""
+        body = {"name": name, "type": type, "nullable": nullable, "precision": precision, "scale": scale,
+                "declared_type": declared_type, "format": format}
         return self._admin("POST", self._table_path(db, table) + "/fields", body)
 
     def set_field(self, db: str, table: str, name: str, *, type: Optional[str] = None,
                   nullable: Optional[bool] = None, precision: Optional[int] = None,
-                  scale: Optional[int] = None) -> Dict[str, Any]:
-        """Change a field's declared type/nullability (records untouched: the schema may lie)."""
-        body = {"type": type, "nullable": nullable, "precision": precision, "scale": scale}
+                  scale: Optional[int] = None, declared_type: Any = None,
+                  format: Optional[str] = None) -> Dict[str, Any]:
+        """Change a field's declared type/nullability (records untouched: the schema may lie);
+        ``declared_type``/``format`` as in :meth:`add_field`."""
+        body = {"type": type, "nullable": nullable, "precision": precision, "scale": scale,
+                "declared_type": declared_type, "format": format}
         return self._admin("PATCH", f"{self._table_path(db, table)}/fields/{quote(name, safe='')}", body)
 
     def serve_null_cursors(self, db: str, table: str) -> Dict[str, Any]:

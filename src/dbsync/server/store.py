@@ -205,16 +205,20 @@ class Store:
             return self.table(db_id, table).delete(record_id)
 
     def add_field(self, db_id: str, table: str, name: str, type: str, nullable: bool = True,
-                  precision: Optional[int] = None, scale: Optional[int] = None) -> Dict[str, Any]:
+                  precision: Optional[int] = None, scale: Optional[int] = None, declared_type: Any = None,
+                  format: Optional[str] = None) -> Dict[str, Any]:
         with self._lock:
-            return self.table(db_id, table).add_field(name, type, nullable, precision, scale).to_json()
+            return self.table(db_id, table).add_field(name, type, nullable, precision, scale, declared_type,
+                                                      format).to_json()
 
     def set_field(self, db_id: str, table: str, name: str, *, type: Optional[str] = None,
                   nullable: Optional[bool] = None, precision: Optional[int] = None,
-                  scale: Optional[int] = None) -> Dict[str, Any]:
+                  scale: Optional[int] = None, declared_type: Any = None,
+                  format: Optional[str] = None) -> Dict[str, Any]:
         with self._lock:
             return self.table(db_id, table).set_field(
-                name, type=type, nullable=nullable, precision=precision, scale=scale).to_json()
+                name, type=type, nullable=nullable, precision=precision, scale=scale, declared_type=declared_type,
+                format=format).to_json()
 
     def serve_null_cursors(self, db_id: str, table: str) -> Dict[str, Any]:
         with self._lock:

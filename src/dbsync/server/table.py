@@ -21,6 +21,7 @@ holds the lock.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -320,22 +321,23 @@ class Table:
             self._set(Record(record_id, updated_us, self._dumps(values)))
             self.unedited.add(record_id)
         spec = self.field("updated_at")
-        self.fields[self.fields.index(spec)] = FieldSpec(spec.name, spec.type, True)
+        self.fields[self.fields.index(spec)] = dataclasses.replace(spec, nullable=True)
         self._changed()
 
     def add_field(self, name: str, type: str, nullable: bool = True, precision: Optional[int] = None,
-                  scale: Optional[int] = None) -> FieldSpec:
+                  scale: Optional[int] = None, declared_type: Any = None, format: Optional[str] = None) -> FieldSpec:
         """Declare a new field; existing records simply lack it (clients must treat that as null)."""
         if any(f.name == name for f in self.fields):
             raise Problem.conflict(f"field '{name}' already exists in table '{self.name}'")
         if not name or not isinstance(name, str):
             raise Problem.bad_request("field name must be a non-empty string")
-        spec = _make_spec(name, type, nullable, precision, scale)
+        spec = _make_spec(name, type, nullable, precision, scale, declared_type, format)
         self.fields.append(spec)
         return spec
 
     def set_field(self, name: str, *, type: Optional[str] = None, nullable: Optional[bool] = None,
-                  precision: Optional[int] = None, scale: Optional[int] = None) -> FieldSpec:
+                  precision: Optional[int] = None, scale: Optional[int] = None, declared_type: Any = None,
+                  format: Optional[str] = None) -> FieldSpec:
         """Change what the schema *declares* about a field; records are left as they are, so
         tests can make the schema lie."""
         old = self.field(name)
@@ -344,12 +346,15 @@ class Table:
             name, new_type, old.nullable if nullable is None else nullable,
             precision if precision is not None else (old.precision if new_type == "decimal" else None),
             scale if scale is not None else (old.scale if new_type == "decimal" else None),
+            declared_type if declared_type is not None else old.declared_type,
+            format if format is not None else old.format,
         )
         self.fields[self.fields.index(old)] = spec
         return spec
 
 
-def _make_spec(name: str, type_: Any, nullable: Any, precision: Optional[int], scale: Optional[int]) -> FieldSpec:
+def _make_spec(name: str, type_: Any, nullable: Any, precision: Optional[int], scale: Optional[int],
+               declared_type: Any = None, format: Optional[str] = None) -> FieldSpec:
     if type_ not in FIELD_TYPES:
         raise Problem.bad_request(f"unknown field type {type_!r}; expected one of {', '.join(FIELD_TYPES)}")
     if not isinstance(nullable, bool):
@@ -362,5 +367,10 @@ def _make_spec(name: str, type_: Any, nullable: Any, precision: Optional[int], s
             raise Problem.bad_request(f"decimal needs 0 <= scale <= precision <= 76, got ({precision}, {scale})")
     else:
         precision = scale = None
-    return FieldSpec(name, type_, nullable, precision, scale)
+    if declared_type is not None and not isinstance(declared_type, (str, list, tuple)):
+        raise Problem.bad_request(f"declared_type must be a string or a list, got {declared_type!r}")
+    if format is not None and not isinstance(format, str):
+        raise Problem.bad_request(f"format must be a string, got {format!r}")
+    declared = tuple(declared_type) if isinstance(declared_type, list) else declared_type
+    return FieldSpec(name, type_, nullable, precision, scale, declared, format)
 

@@ -27,9 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dbsync import jsonio
-from dbsync.config.model import DeleteSettings
+from dbsync.config.model import DeleteSettings, ValueRule
 from dbsync.discovery.catalog import TableInfo
-from dbsync.discovery.types import arrow_type_for, column_hint, dlt_type_for
+from dbsync.discovery.types import arrow_type_for, column_hint, dlt_type_for, is_inferred_type
+from dbsync.source.unwrap import unwrap_values
 from dbsync.errors import DataError, Where
 
 logger = logging.getLogger("dbsync.convert")
@@ -61,8 +62,11 @@ class TableConverter:
         database_column: Optional[str] = None,
         database_value: Optional[str] = None,
         primary_key: Sequence[str] = (),
+        value_rules: Optional[Mapping[str, ValueRule]] = None,
     ):
         self.table = table
+        # field name -> how its values are unwrapped before typing (unwrap.rules_for_table)
+        self.value_rules: Dict[str, ValueRule] = dict(value_rules or {})
         self.type_map = dict(type_map)
         self.where = where
         self.deletes = deletes
@@ -72,8 +76,11 @@ class TableConverter:
         self.plans: Dict[str, ColumnPlan] = {}
         self.unknown_types: List[Tuple[str, str]] = []
         for f in table.fields or ():
-            dlt_type = dlt_type_for(f.api_type, type_map)
-            if dlt_type is None and f.api_type is not None:
+            dlt_type = dlt_type_for(f.api_type, type_map, f.format)
+            rule = self.value_rules.get(f.name)
+            if rule is not None and (rule.type or rule.parse_json):
+                dlt_type = rule.type or "json"
+            if dlt_type is None and f.api_type is not None and not is_inferred_type(f.api_type):
                 self.unknown_types.append((f.name, f.api_type))
             arrow_type = arrow_type_for(dlt_type, f.precision, f.scale) if dlt_type else None
             nullable = f.nullable
@@ -180,10 +187,16 @@ class TableConverter:
         fields: List[pa.Field] = []
         for name in names:
             values = [r.get(name) for r in records]
+            rule = self.value_rules.get(name)
+            not_unwrapped = None
+            if rule is not None:
+                values, not_unwrapped, reasons = unwrap_values(values, rule)
             plan = self.plans.get(name)
             if plan is None or plan.dlt_type is None:  # not in the schema, or of a type the map lacks
                 plan = self._infer_plan(name, values)
             array, variant = self._build(plan, values, page)
+            if not_unwrapped is not None:
+                variant = self._keep_not_unwrapped(plan, variant, not_unwrapped, reasons, page)
             if variant is not None and plan.nullable is False and name in self.primary_key:
                 self._reject_variant_in_key(plan, variant, deleted_mask, page)
             if plan.nullable is False and array.null_count:
@@ -237,6 +250,12 @@ class TableConverter:
             plan = self._inferred.get(name)
             if plan is not None:
                 return plan
+        rule = self.value_rules.get(name)
+        if rule is not None and (rule.type or rule.parse_json):  # the config says, not the data
+            dlt_type = rule.type or "json"
+            plan = ColumnPlan(name, dlt_type, arrow_type_for(dlt_type), None)
+            with self._lock:
+                return self._inferred.setdefault(name, plan)
         sample = next((v for v in values if v is not None), None)
         if sample is None:
             return ColumnPlan(name, None, None, None)  # all null so far: decide on a later page
@@ -285,6 +304,22 @@ class TableConverter:
                            self._at(page).describe(), count, plan.name, plan.dlt_type, plan.name + VARIANT_SUFFIX)
         relaxed = ColumnPlan(plan.name, plan.dlt_type, plan.arrow_type, None, plan.precision, plan.scale)
         return _fast_array(relaxed, good), pa.array(bad, pa.string())
+
+    def _keep_not_unwrapped(self, plan: ColumnPlan, variant: Optional[pa.Array], originals: List[Optional[str]],
+                            reasons: Mapping[str, int], page: str) -> pa.Array:
+        """Values a rule could not unwrap: kept as text in the variant column, with a warning."""
+        key = f"unwrap:{plan.name}"
+        with self._lock:
+            first = key not in self._announced
+            self._announced.add(key)
+        if first:
+            logger.warning("%s: %d value(s) of field '%s' do not unwrap by its rule (%s); kept as text in column '%s'",
+                           self._at(page).describe(), sum(reasons.values()), plan.name,
+                           ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())), plan.name + VARIANT_SUFFIX)
+        if variant is None:
+            return pa.array(originals, pa.string())
+        merged = [o if o is not None else v for o, v in zip(originals, variant.to_pylist())]
+        return pa.array(merged, pa.string())
 
     def _reject_variant_in_key(self, plan: ColumnPlan, variant: pa.Array, deleted: Optional[pa.Array],
                                page: str) -> None:

@@ -296,7 +296,7 @@ class OffsetReader(Reader):
                 key=f"{id(self)}", table=c.table, type_map=c.type_map, deletes=c.deletes, where=p.where,
                 database_column=c.database_column, database_value=c.database_value, primary_key=p.primary_key,
                 cursor_field=p.cursor_fields, data_selector=p.data_selector, total_path=self.total_path,
-                skip_cursor=p.skip_cursor, skip_hashes=frozenset(p.skip_hashes))
+                skip_cursor=p.skip_cursor, skip_hashes=frozenset(p.skip_hashes), value_rules=c.value_rules)
         return self._table_spec
 
     # -- after each page (under the scheduler's lock) ----------------------------------------------

@@ -31,6 +31,7 @@ from dbsync.dlt_defaults import apply_dlt_defaults
 from dbsync.discovery.catalog import Catalog
 from dbsync.discovery.discover import discover_catalog
 from dbsync.discovery.types import resolve_type_map
+from dbsync.source.unwrap import rules_for_table
 from dbsync.errors import DataError, DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
@@ -87,6 +88,7 @@ class SyncSession:
                 job.table, type_map=type_map, deletes=config.deletes, where=where,
                 database_column=config.database_column if union else None,
                 database_value=job.database, primary_key=job.api_primary_key,
+                value_rules=rules_for_table(job.table, config.type_rules, config.field_rules),
             )
             self.converters[job.resource_name] = converter
             processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
