@@ -138,6 +138,10 @@ class ServerSettings:
     announces it in that response header (e.g. ``X-Total-Count``), and ``next_page_header`` names a
     header announcing the next page while more rows follow: ``Link`` as RFC 8288
     (``<url>; rel="next"``), any other name as the bare URL (e.g. ``Next-Page: <url>``).
+
+    ``etags`` (on by default) puts an ``ETag`` on the discovery answers (databases, schema,
+    fields) and answers ``304 Not Modified`` to a matching ``If-None-Match``; off, the server is
+    an API without validators (clients can only cache for a time).
     """
 
     seed: int = 42
@@ -154,6 +158,7 @@ class ServerSettings:
     total_in_body: bool = True
     total_header: Optional[str] = None
     next_page_header: Optional[str] = None
+    etags: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
