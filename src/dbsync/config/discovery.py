@@ -13,7 +13,7 @@ from dbsync.config.durations import parse_duration
 from dbsync.config.model import DiscoverySettings
 
 DISCOVERY_KEYS = ("cache",)
-_OFF = (False, "off", "false", "no", "none")
+_OFF = ("off", "false", "no", "none")
 
 
 def parse_discovery(ctx: Any, value: Any) -> DiscoverySettings:
@@ -28,7 +28,7 @@ def parse_discovery(ctx: Any, value: Any) -> DiscoverySettings:
     cache = value.get("cache")
     if cache is None:
         return DiscoverySettings()
-    if cache in _OFF or (isinstance(cache, str) and cache.strip().lower() in _OFF):
+    if cache is False or (isinstance(cache, str) and cache.strip().lower() in _OFF):
         return DiscoverySettings(enabled=False)
     try:
         ttl = parse_duration(cache)
