@@ -65,13 +65,15 @@ def _discover(config: SyncConfig, client: ApiClient, databases: Optional[Sequenc
         raise ConfigError("databases are configured but no 'tables' section says which tables to sync",
                           key="tables", source=config.source_name)
 
+    fields_ep = config.tables.discover.fields_endpoint if config.tables.discover is not None else None
+
     def describe(entry: Tuple[Optional[str], Optional[str]]) -> DatabaseInfo:
         db_id, db_name = entry
         found = _tables_of(config, client, db_id)
         if tables:
             found = _select(found, tables, what=f"table in database '{db_id}'" if db_id else "table",
                             key=lambda t: t.name, allow_empty=len(db_entries) > 1)
-        return DatabaseInfo(id=db_id, name=db_name, tables=tuple(_with_fields(config, client, db_id, found)))
+        return DatabaseInfo(id=db_id, name=db_name, tables=tuple(_with_fields(fields_ep, client, db_id, found)))
 
     workers = max(1, min(config.performance.concurrency, len(db_entries)))
     if workers == 1:
@@ -238,12 +240,10 @@ def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[s
     return tables
 
 
-def _with_fields(config: SyncConfig, client: ApiClient, database: Optional[str],
+def _with_fields(ep: Optional[FieldsEndpoint], client: ApiClient, database: Optional[str],
                  tables: List[TableInfo]) -> List[TableInfo]:
     """The selected tables, with their fields from ``tables.discover.fields_endpoint`` when one
     is configured: asked only now, after every filter, so excluded tables cost nothing."""
-    tcfg = config.tables
-    ep = tcfg.discover.fields_endpoint if tcfg is not None and tcfg.discover is not None else None
     if ep is None:
         return tables
     return [replace(t, fields=_fields_of(ep, client, database, t.name)) for t in tables]
