@@ -70,7 +70,9 @@ def config_fingerprint(config: SyncConfig) -> str:
         "databases": _plain(config.databases),
         "tables": _plain(config.tables),
     }
-    text = json.dumps(doc, sort_keys=True, default=str)
+    # objects (an auth instance passed from Python) count by their type only: their repr may
+    # hold a secret that config.secrets does not list
+    text = json.dumps(doc, sort_keys=True, default=lambda o: f"<{type(o).__name__}>")
     for secret in sorted(config.secrets, key=len, reverse=True):
         if secret:
             text = text.replace(secret, "***")
