@@ -218,7 +218,11 @@ def run_partitioned(
         return run
     client = ApiClient(cfg)
     try:
-        catalog = discover_catalog(cfg, client, databases=[glob.escape(i) for i in ids], tables=tables)
+        from dbsync.discovery.cache import DiscoveryCache
+        from dbsync.pipeline import default_pipelines_dir
+
+        cache = DiscoveryCache.for_pipeline(cfg, pipelines_dir or default_pipelines_dir(), base, reuse=not full_refresh)
+        catalog = discover_catalog(cfg, client, databases=[glob.escape(i) for i in ids], tables=tables, cache=cache)
     finally:
         client.close()
     dataset_name = dataset or cfg.dataset_name

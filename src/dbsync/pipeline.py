@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, 
 
 from dbsync.config.model import SyncConfig
 from dbsync.config.parse import parse_config
+from dbsync.discovery.cache import DiscoveryCache
 from dbsync.dlt_defaults import apply_dlt_defaults
 from dbsync.errors import ConfigError, DbsyncError, PipelineBusyError
 from dbsync.http.client import RequestStats
@@ -291,7 +292,9 @@ def run_sync(
         previous = load_run_info(pdir, name)
         save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name)
         repair_pipeline(pipeline)
-        source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress, catalog=catalog)
+        source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress, catalog=catalog,
+                               discovery_cache=None if catalog is not None else
+                               DiscoveryCache.for_pipeline(cfg, pdir, name, reuse=not full_refresh))
         session = source.dbsync_session
         if not full_refresh:
             session.fresh_resources = tables_to_reload(pipeline, session.jobs, source_name or source.name,

@@ -121,7 +121,7 @@ class FakeClient:
 
 def test_fields_endpoint_is_asked_once_per_table_and_hidden_fields_are_left_out():
     from dbsync.config.model import SchemaEndpoint
-    from dbsync.discovery.discover import _discover_tables
+    from dbsync.discovery.discover import _discover_tables, _with_fields
 
     shape = FieldShape(name="name", type="type", nullable=None, required="notnull", hidden="hidden")
     ep = SchemaEndpoint(path="/{database}.json", tables_selector="tables", primary_key="primary_keys",
@@ -137,7 +137,8 @@ def test_fields_endpoint_is_asked_once_per_table_and_hidden_fields_are_left_out(
         return {"tables": [{"name": "a", "primary_keys": ["id"]}, {"name": "b", "primary_keys": []}]}
 
     client = FakeClient(answer)
-    tables = _discover_tables(ep, client, "db")  # type: ignore[arg-type]
+    # the table list first, then (after the filters, see test_discovery_cost) the fields
+    tables = _with_fields(ep.fields_endpoint, client, "db", _discover_tables(ep, client, "db"))  # type: ignore[arg-type]
     assert [(t.name, t.primary_key) for t in tables] == [("a", ("id",)), ("b", ())]
     assert tables[0].fields == (FieldInfo("id", "INTEGER", True),)
     assert tables[1].fields == (FieldInfo("x", None, False),), "an empty SQLite type means: not said"

@@ -182,6 +182,15 @@ class PerformanceSettings:
 
 
 @dataclass(frozen=True)
+class DiscoverySettings:
+    """Reuse of discovery answers across runs (see :mod:`dbsync.discovery.cache`): validators
+    (ETag/Last-Modified) always, unless ``enabled`` is off; a time to live when configured."""
+
+    enabled: bool = True
+    cache_ttl: Optional[float] = None  # seconds an answer is reused without asking; None: ask every run
+
+
+@dataclass(frozen=True)
 class PipelineSettings:
     name: str = "dbsync"
     dataset: Optional[str] = None  # default: the pipeline name + "_data"
@@ -204,6 +213,7 @@ class SyncConfig:
     database_column: str = "_dbsync_database"
     retries: RetrySettings = field(default_factory=RetrySettings)
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
+    discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     source_name: Optional[str] = None  # where the config came from, for messages
     secrets: Tuple[str, ...] = ()  # secret values to redact everywhere

@@ -27,6 +27,7 @@ from dbsync.config.model import (
     TableSpec,
     TablesConfig,
 )
+from dbsync.config.discovery import parse_discovery
 from dbsync.config.paging import for_dlt_validation, validate_paginator
 from dbsync.config.secrets import DEFAULT_AUTH_TYPE, SECRET_FIELDS, resolve_auth_secrets
 from dbsync.errors import ConfigError
@@ -43,6 +44,7 @@ DBSYNC_KEYS = (
     "database_column",
     "retries",
     "performance",
+    "discovery",
     "pipeline",
 )
 PLACEHOLDERS = ("database", "table")
@@ -128,6 +130,7 @@ def parse_config(
         database_column=database_column,
         retries=_parse_retries(ctx, cfg.get("retries", {})),
         performance=_parse_performance(ctx, cfg.get("performance", {})),
+        discovery=parse_discovery(ctx, cfg.get("discovery")),
         pipeline=_parse_pipeline(ctx, cfg.get("pipeline", {})),
         source_name=source_name,
         secrets=tuple(client.pop("_dbsync_secrets", ())),

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from dbsync.config.model import FieldsEndpoint, FieldShape, ListEndpoint, SchemaEndpoint, SyncConfig, TableSpec
+from dbsync.discovery.cache import DiscoveryCache
 from dbsync.discovery.catalog import Catalog, DatabaseInfo, FieldInfo, TableInfo
 from dbsync.discovery.placeholders import fill_params, fill_path
 from dbsync.errors import AuthError, ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError, Where
@@ -32,14 +33,31 @@ def discover_catalog(
     *,
     databases: Optional[Sequence[str]] = None,
     tables: Optional[Sequence[str]] = None,
+    cache: Optional[DiscoveryCache] = None,
 ) -> Catalog:
     """The databases and tables this run will sync, with their fields when the API describes them.
 
     ``databases``/``tables`` narrow the selection (exact names or glob patterns); a name that
-    matches nothing is an error, so a typo does not silently sync nothing.
+    matches nothing is an error, so a typo does not silently sync nothing. Selection happens
+    before anything is asked about what it leaves out: no schema request for a database that
+    ``include``/``exclude``/``databases`` drop, no fields request for a table that
+    ``tables.include``/``exclude``/``list``/``tables`` drop.
+
+    ``cache`` reuses answers of earlier runs (:mod:`dbsync.discovery.cache`); it is saved when
+    discovery succeeds.
     """
     if config.databases is None and config.tables is None:
         return Catalog(databases=())
+    if cache is not None:
+        client = cache.wrap(client)  # type: ignore[assignment]
+    catalog = _discover(config, client, databases, tables)
+    if cache is not None:
+        cache.save()
+    return catalog
+
+
+def _discover(config: SyncConfig, client: ApiClient, databases: Optional[Sequence[str]],
+              tables: Optional[Sequence[str]]) -> Catalog:
     db_entries = _list_databases(config, client)
     if databases:
         db_entries = _select(db_entries, databases, what="database", key=lambda e: e[0])
@@ -47,13 +65,15 @@ def discover_catalog(
         raise ConfigError("databases are configured but no 'tables' section says which tables to sync",
                           key="tables", source=config.source_name)
 
+    fields_ep = config.tables.discover.fields_endpoint if config.tables.discover is not None else None
+
     def describe(entry: Tuple[Optional[str], Optional[str]]) -> DatabaseInfo:
         db_id, db_name = entry
         found = _tables_of(config, client, db_id)
         if tables:
             found = _select(found, tables, what=f"table in database '{db_id}'" if db_id else "table",
                             key=lambda t: t.name, allow_empty=len(db_entries) > 1)
-        return DatabaseInfo(id=db_id, name=db_name, tables=tuple(found))
+        return DatabaseInfo(id=db_id, name=db_name, tables=tuple(_with_fields(fields_ep, client, db_id, found)))
 
     workers = max(1, min(config.performance.concurrency, len(db_entries)))
     if workers == 1:
@@ -212,15 +232,21 @@ def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[s
         pages = _account_listing(pages, "the table list", client.credentials_hint)
     for records, _page in pages:
         for i, item in enumerate(records):
-            table = _parse_table(ep, item, i, where)
-            if ep.fields_endpoint is not None:
-                table = replace(table, fields=_fields_of(ep.fields_endpoint, client, database, table.name))
-            tables.append(table)
+            tables.append(_parse_table(ep, item, i, where))
     names = [t.name for t in tables]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise ResponseFormatError(f"the schema lists table(s) {sorted(dupes)} twice", where=where)
     return tables
+
+
+def _with_fields(ep: Optional[FieldsEndpoint], client: ApiClient, database: Optional[str],
+                 tables: List[TableInfo]) -> List[TableInfo]:
+    """The selected tables, with their fields from ``tables.discover.fields_endpoint`` when one
+    is configured: asked only now, after every filter, so excluded tables cost nothing."""
+    if ep is None:
+        return tables
+    return [replace(t, fields=_fields_of(ep, client, database, t.name)) for t in tables]
 
 
 def _fields_of(ep: FieldsEndpoint, client: ApiClient, database: Optional[str], table: str) -> Tuple[FieldInfo, ...]:

@@ -164,13 +164,16 @@ class ApiClient:
         json: Optional[Dict[str, Any]] = None,
         ignore: Optional[Sequence[Mapping[str, Any]]] = None,
         parse: Optional[Callable[[bytes], Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
     ) -> Page:
         """Request ``path`` and return the parsed JSON, retrying what is worth retrying.
 
         ``ignore``: rest_api-style response actions (``{status_code, content, action: ignore}``);
         a matching response comes back as an empty, ``ignored`` page. ``parse`` turns the body
         into ``Page.doc`` (default: orjson); returning ``ApiClient.INVALID`` marks a body cut short
-        in transit, which is retried like a dropped connection."""
+        in transit, which is retried like a dropped connection. ``headers`` are sent with this
+        request only; when they make it conditional (``If-None-Match``/``If-Modified-Since``), a
+        ``304 Not Modified`` comes back as a page with ``status`` 304 and no ``doc``."""
         foreign = self._foreign_origin(path)
         if foreign is not None:
             # a next-page link (or a configured path) pointing elsewhere: following it would send
@@ -183,7 +186,7 @@ class ApiClient:
         waited = 0.0
         last_reason = ""
         for attempt in range(1, attempts + 1):
-            outcome = self._attempt(path, params, method, json, where, ignore, parse)
+            outcome = self._attempt(path, params, method, json, where, ignore, parse, headers)
             if isinstance(outcome, Page):
                 return outcome
             if isinstance(outcome, DbsyncError):
@@ -237,7 +240,8 @@ class ApiClient:
 
     def _attempt(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
                  where: Where, ignore: Optional[Sequence[Mapping[str, Any]]] = None,
-                 parse: Optional[Callable[[bytes], Any]] = None) -> Union[Page, _Retriable, DbsyncError]:
+                 parse: Optional[Callable[[bytes], Any]] = None,
+                 extra_headers: Optional[Mapping[str, str]] = None) -> Union[Page, _Retriable, DbsyncError]:
         """One request. Failures are *returned*, never raised from inside an ``except`` block:
         a raised error would chain to the requests exception, whose text holds the full URL
         (and with it a query-string key), and dlt pickles exception chains into its trace."""
@@ -246,7 +250,7 @@ class ApiClient:
         headers: Optional[Mapping[str, str]] = None
         retry_after: Optional[float] = None
         try:
-            sent = self._send(path, params, method, json, where)
+            sent = self._send(path, params, method, json, where, extra_headers)
             if not isinstance(sent, tuple):
                 return sent
             response, content = sent
@@ -258,6 +262,8 @@ class ApiClient:
             if ignore and _matches_action(ignore, status, content):
                 return Page(doc=None, status=status, headers=headers, url=redact(response.url), response=response,
                             ignored=True)
+            if status == 304 and extra_headers:
+                return Page(doc=None, status=status, headers=headers, url=redact(response.url), response=response)
             if status in self.retry.retry_statuses:
                 retry_after = parse_retry_after(headers.get("Retry-After"))
                 reason = f"HTTP {status} {response.reason or ''}".strip()
@@ -279,13 +285,14 @@ class ApiClient:
         return Page(doc=doc, status=status, headers=headers, url=redact(response.url), response=response)
 
     def _send(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
-              where: Where) -> Union[Tuple[requests.Response, bytes], _Retriable, DbsyncError]:
+              where: Where, extra_headers: Optional[Mapping[str, str]] = None,
+              ) -> Union[Tuple[requests.Response, bytes], _Retriable, DbsyncError]:
         failure: Union[_Retriable, DbsyncError, None] = None
         try:
             # stream, then read the body in one call: requests' own .content reads it in 10 KB
             # chunks, which costs more CPU than parsing on pages of a few hundred KB
             response = self.rest.request(path, method=method, params=params, json=json, timeout=self.retry.timeout,
-                                         stream=True)
+                                         stream=True, headers=dict(extra_headers) if extra_headers else None)
             content = response.raw.read(decode_content=True)  # a cut connection raises here
             response._content = content
             response._content_consumed = True

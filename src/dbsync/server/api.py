@@ -1,4 +1,4 @@
-"""The public ``/v1`` API: parameter checks, grants, and the three read endpoints.
+"""The public ``/v1`` API: parameter checks, grants, and the four read endpoints.
 
 Handlers are plain synchronous functions from a parsed request to ``(status, body)``; they
 raise :class:`~dbsync.server.problems.Problem` for every error answer. Checks run in a fixed
@@ -25,6 +25,22 @@ DEFAULT_LIMIT = 100
 
 _SCHEMA_PREFIX = "/v1/databases/"
 _SCHEMA_SUFFIX = "/schema"
+_FIELDS_SUFFIX = "/fields"
+
+
+def fields_path_parts(path: str) -> Optional[Tuple[str, str]]:
+    """(database, table) of ``/v1/databases/{database}/tables/{table}/fields``, else None."""
+    parts = path.split("/")
+    if len(parts) == 7 and parts[:3] == ["", "v1", "databases"] and parts[4] == "tables" \
+            and parts[6] == "fields" and parts[3] and parts[5]:
+        return parts[3], parts[5]
+    return None
+
+
+def is_discovery_path(path: str) -> bool:
+    """The endpoints that describe rather than hold data: they carry ETags (``etags`` setting)."""
+    return path == "/v1/databases" or fields_path_parts(path) is not None or (
+        path.startswith(_SCHEMA_PREFIX) and path.endswith(_SCHEMA_SUFFIX) and path.count("/") == 4)
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int, minimum: int,
@@ -89,6 +105,11 @@ class ApiHandlers:
             if method not in ("GET", "HEAD"):
                 raise Problem(405, f"method {method} not allowed on {path}; use GET")
             return self.schema(database, grant)
+        elif fields_path_parts(path) is not None:
+            if method not in ("GET", "HEAD"):
+                raise Problem(405, f"method {method} not allowed on {path}; use GET")
+            database, table = fields_path_parts(path)  # type: ignore[misc]
+            return self.fields(database, table, grant)
         else:
             raise Problem.not_found(f"no such endpoint: {path}")
         if method not in ("GET", "HEAD"):
@@ -106,6 +127,15 @@ class ApiHandlers:
         """``GET /v1/databases/{database}/schema``."""
         self._check_grant(grant, database)
         return orjson.dumps(self.store.schema(database))
+
+    def fields(self, database: str, table: str, grant: Optional[List[str]]) -> bytes:
+        """``GET /v1/databases/{database}/tables/{table}/fields``: one table's fields, as its
+        schema entry lists them (for clients that describe tables one request at a time)."""
+        self._check_grant(grant, database)
+        for entry in self.store.schema(database)["tables"]:
+            if entry["name"] == table:
+                return orjson.dumps({"database": database, "table": table, "fields": entry["fields"]})
+        raise Problem.not_found(f"table '{table}' not found in database '{database}'")
 
     def resource(self, query: Mapping[str, str], grant: Optional[List[str]],
                  headers: Optional[List[Tuple[bytes, bytes]]] = None, base_url: str = "",

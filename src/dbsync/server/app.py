@@ -8,6 +8,7 @@ serve well over 100,000 rows per second. Handlers live in :mod:`dbsync.server.ap
 * faults (:mod:`dbsync.server.faults`) decided on arrival, before any ``await``;
 * the per-key rate limit and its ``RateLimit-*`` headers on every ``/v1`` answer;
 * JSON errors that never contain the API key (unless ``echo_key_in_errors`` asks for it);
+* ``ETag``/``If-None-Match`` (304) on the discovery endpoints (:mod:`dbsync.server.conditional`);
 * one request-log entry per non-admin request.
 """
 
@@ -22,7 +23,8 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from dbsync.server.admin import AdminHandlers
-from dbsync.server.api import ApiHandlers, parse_query
+from dbsync.server.api import ApiHandlers, is_discovery_path, parse_query
+from dbsync.server.conditional import conditional_status
 from dbsync.server.problems import STATUS_CODES, Problem, error_body
 from dbsync.server.requestlog import RequestLogEntry, key_fingerprint, mask_query
 from dbsync.server.settings import ServerSettings
@@ -96,7 +98,8 @@ class ReferenceApp:
         else:
             if decision is not None and decision.kind == "slow":
                 await asyncio.sleep(decision.seconds)
-            status, body, fault = self._answer(method, path, query, key, headers, fault, _base_url(scope))
+            status, body, fault = self._answer(method, path, query, key, headers, fault, _base_url(scope),
+                                               scope["headers"])
             if decision is not None and decision.kind == "truncate":
                 body = body[:len(body) // 2]
             await self._send(send, status, body, headers, method)
@@ -107,7 +110,8 @@ class ReferenceApp:
             duration_ms=round((time.perf_counter() - started) * 1000, 3)))
 
     def _answer(self, method: str, path: str, query: Dict[str, str], key: Optional[str], headers: Headers,
-                fault: Optional[str], base_url: str = "") -> Tuple[int, bytes, Optional[str]]:
+                fault: Optional[str], base_url: str = "",
+                request_headers: Headers = ()) -> Tuple[int, bytes, Optional[str]]:
         """Status and body of a non-faulted (or slow/truncated) request; fills ``headers``."""
         try:
             if path == "/health":
@@ -128,7 +132,11 @@ class ReferenceApp:
                     raise Problem(429, f"rate limit of {limiter.rate:g} requests per second "
                                        f"(burst {limiter.burst}) exceeded; retry after "
                                        f"{math.ceil(rate.retry_after)} seconds")
-            return 200, self.api.route(method, path, query, grant, headers, base_url), fault
+            body = self.api.route(method, path, query, grant, headers, base_url)
+            if self.state.settings.etags and is_discovery_path(path):
+                status = conditional_status(body, request_headers, headers)
+                return status, (body if status == 200 else b""), fault
+            return 200, body, fault
         except Problem as problem:
             return problem.status, error_body(problem.code, self._maybe_echo(problem.message, key)), fault
         except Exception as exc:  # a bug: answer like a server would, keep the details in the log

@@ -145,6 +145,10 @@ class ServerSettings:
     ``total_header: Content-Range`` is sent as PostgREST does (``0-99/260``, ``*/0`` when empty);
     ``total_header_methods`` limits it to those methods (``("HEAD",)``: only a HEAD request
     tells the total, as with count headers that cost a query).
+
+    ``etags`` (on by default) puts an ``ETag`` on the discovery answers (databases, schema,
+    fields) and answers ``304 Not Modified`` to a matching ``If-None-Match``; off, the server is
+    an API without validators (clients can only cache for a time).
     """
 
     seed: int = 42
@@ -165,6 +169,7 @@ class ServerSettings:
     next_page_with_key: bool = False
     next_page_base: Optional[str] = None
     total_header_methods: Tuple[str, ...] = ("GET", "HEAD")
+    etags: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):

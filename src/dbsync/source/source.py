@@ -440,20 +440,22 @@ def dbsync_source(
     tables: Optional[Sequence[str]] = None,
     catalog: Optional[Catalog] = None,
     progress: Optional[ProgressCallback] = None,
+    discovery_cache: Optional[Any] = None,
 ) -> DltSource:
     """A dlt source syncing every selected table of every selected database.
 
     ``config`` is the rest_api config dict (optionally extended with dbsync's sections) or a
     :class:`SyncConfig`. ``databases``/``tables`` select by name or glob pattern. Discovery runs
     now (so errors such as a wrong key surface before the pipeline starts); the session is
-    available as ``source.dbsync_session`` (run report, catalog).
+    available as ``source.dbsync_session`` (run report, catalog). ``discovery_cache`` (a
+    :class:`~dbsync.discovery.cache.DiscoveryCache`) reuses discovery answers of earlier runs.
     """
     apply_dlt_defaults()  # no telemetry also when the caller made its dlt pipeline first
     cfg = config if isinstance(config, SyncConfig) else parse_config(config)
     client = ApiClient(cfg)
     try:
         if catalog is None:
-            catalog = discover_catalog(cfg, client, databases=databases, tables=tables)
+            catalog = discover_catalog(cfg, client, databases=databases, tables=tables, cache=discovery_cache)
         jobs = build_jobs(cfg, catalog)
         jobs = _select_plain_jobs(jobs, databases, tables)
         session = SyncSession(cfg, client, catalog, jobs, progress=progress)
