@@ -164,13 +164,15 @@ class ApiClient:
         json: Optional[Dict[str, Any]] = None,
         ignore: Optional[Sequence[Mapping[str, Any]]] = None,
         parse: Optional[Callable[[bytes], Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
     ) -> Page:
         """Request ``path`` and return the parsed JSON, retrying what is worth retrying.
 
         ``ignore``: rest_api-style response actions (``{status_code, content, action: ignore}``);
         a matching response comes back as an empty, ``ignored`` page. ``parse`` turns the body
         into ``Page.doc`` (default: orjson); returning ``ApiClient.INVALID`` marks a body cut short
-        in transit, which is retried like a dropped connection."""
+        in transit, which is retried like a dropped connection. ``headers`` are sent on top of
+        client.headers (a resource's endpoint.headers)."""
         foreign = self._foreign_origin(path)
         if foreign is not None:
             # a next-page link (or a configured path) pointing elsewhere: following it would send
@@ -183,7 +185,7 @@ class ApiClient:
         waited = 0.0
         last_reason = ""
         for attempt in range(1, attempts + 1):
-            outcome = self._attempt(path, params, method, json, where, ignore, parse)
+            outcome = self._attempt(path, params, method, json, where, ignore, parse, headers)
             if isinstance(outcome, Page):
                 return outcome
             if isinstance(outcome, DbsyncError):
@@ -237,7 +239,8 @@ class ApiClient:
 
     def _attempt(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
                  where: Where, ignore: Optional[Sequence[Mapping[str, Any]]] = None,
-                 parse: Optional[Callable[[bytes], Any]] = None) -> Union[Page, _Retriable, DbsyncError]:
+                 parse: Optional[Callable[[bytes], Any]] = None,
+                 request_headers: Optional[Mapping[str, str]] = None) -> Union[Page, _Retriable, DbsyncError]:
         """One request. Failures are *returned*, never raised from inside an ``except`` block:
         a raised error would chain to the requests exception, whose text holds the full URL
         (and with it a query-string key), and dlt pickles exception chains into its trace."""
@@ -246,7 +249,7 @@ class ApiClient:
         headers: Optional[Mapping[str, str]] = None
         retry_after: Optional[float] = None
         try:
-            sent = self._send(path, params, method, json, where)
+            sent = self._send(path, params, method, json, where, request_headers)
             if not isinstance(sent, tuple):
                 return sent
             response, content = sent
@@ -279,13 +282,13 @@ class ApiClient:
         return Page(doc=doc, status=status, headers=headers, url=redact(response.url), response=response)
 
     def _send(self, path: str, params: Optional[Dict[str, Any]], method: str, json: Optional[Dict[str, Any]],
-              where: Where) -> Union[Tuple[requests.Response, bytes], _Retriable, DbsyncError]:
+              where: Where, headers: Optional[Mapping[str, str]] = None) -> Union[Tuple[requests.Response, bytes], _Retriable, DbsyncError]:
         failure: Union[_Retriable, DbsyncError, None] = None
         try:
             # stream, then read the body in one call: requests' own .content reads it in 10 KB
             # chunks, which costs more CPU than parsing on pages of a few hundred KB
             response = self.rest.request(path, method=method, params=params, json=json, timeout=self.retry.timeout,
-                                         stream=True)
+                                         stream=True, headers=dict(headers) if headers else None)
             content = response.raw.read(decode_content=True)  # a cut connection raises here
             response._content = content
             response._content_consumed = True

@@ -49,6 +49,7 @@ class TableSpec:
     total_path: Optional[str]
     skip_cursor: Any = None
     skip_hashes: FrozenSet[str] = frozenset()
+    columns: Any = None  # resources[].columns hints (TableConverter)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def _processor(spec: TableSpec) -> Any:
 
         converter = TableConverter(spec.table, type_map=spec.type_map, deletes=spec.deletes, where=spec.where,
                                    database_column=spec.database_column, database_value=spec.database_value,
-                                   primary_key=spec.primary_key)
+                                   primary_key=spec.primary_key, columns=spec.columns)
         processor = PageProcessor(converter=converter, data_selector=spec.data_selector, where=spec.where,
                                   primary_key=spec.primary_key, cursor_field=spec.cursor_field)
         _processors[spec.key] = processor

@@ -86,7 +86,7 @@ class SyncSession:
             converter = TableConverter(
                 job.table, type_map=type_map, deletes=config.deletes, where=where,
                 database_column=config.database_column if union else None,
-                database_value=job.database, primary_key=job.api_primary_key,
+                database_value=job.database, primary_key=job.api_primary_key, columns=job.columns,
             )
             self.converters[job.resource_name] = converter
             processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
@@ -153,7 +153,7 @@ def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob,
                  settings: IncrementalSettings) -> Reader:
     paginator = make_paginator(job.paginator)
     kwargs = dict(path=job.path, params=job.params, method=job.method, json=job.json,
-                  response_actions=job.response_actions)
+                  response_actions=job.response_actions, headers=job.headers)
     if paginator is not None and is_concurrent_offset(paginator, job.method):
         cursor_params: Optional[Callable[[Any], Dict[str, Any]]] = None
         if job.cursor_fields:
