@@ -96,3 +96,37 @@ def test_columns_hints_override_discovered_types_and_never_round(reference_serve
     assert variants > 0, "the reference prices have 4 decimals: some do not fit scale 2"
     assert "do not fit its type decimal" in caplog.text
     assert "no_such_field" not in workspace.columns("acme__orders")
+
+
+def test_columns_hints_and_headers_reach_the_worker_processes(server_factory, api_key, workspace, monkeypatch):
+    """Big tables have their pages converted in worker processes: the hints and the headers go
+    there too (the same types, values and headers as in-thread)."""
+    from dbsync.source import offset_reader, page_worker
+
+    monkeypatch.setattr(offset_reader, "POOL_MIN_ROWS", 1_000)
+    monkeypatch.setattr(page_worker, "WARM_UP_SECONDS", 0.0)
+    calls = []
+    original = page_worker.ParsePool.convert
+
+    def counting(self, spec, job, body):
+        calls.append(job.label)
+        return original(self, spec, job, body)
+
+    monkeypatch.setattr(page_worker.ParsePool, "convert", counting)
+    server = server_factory(ServerSettings(seed=11, databases=1, tables_per_database=1, default_table_rows=3000,
+                                           log_headers=("x-table",)))
+    config = original_config(server.base_url)
+    config["resources"][0]["columns"] = copy.deepcopy(COLUMNS)
+    config["resources"][0]["endpoint"]["headers"] = {"X-Table": "orders"}
+    config["resources"][0]["endpoint"]["paginator"]["limit"] = 250
+    config["performance"] = {"processes": 1}
+    server.clear_requests()
+    result = workspace.sync(config)
+    assert result.ok, [t.error for t in result.failed]
+    assert len(calls) >= 5, "pages must really have gone through the worker processes"
+    columns = workspace.columns("database_resource")
+    assert columns["unit_price"] == ("DECIMAL(14,4)", True) and columns["order_date"] == ("DATE", True)
+    assert assert_destination_equals_source(workspace, server, ["acme"], ["orders"],
+                                            table_name=lambda db, table: "database_resource") == 3000
+    requests = _resource_requests(server)
+    assert len(requests) >= 12 and all(r.headers == {"x-table": "orders"} for r in requests)
