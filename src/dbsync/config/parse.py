@@ -27,6 +27,7 @@ from dbsync.config.model import (
     TableSpec,
     TablesConfig,
 )
+from dbsync.config import resource_keys
 from dbsync.config.discovery import parse_discovery
 from dbsync.config.paging import for_dlt_validation, validate_paginator
 from dbsync.config.secrets import DEFAULT_AUTH_TYPE, SECRET_FIELDS, resolve_auth_secrets
@@ -197,7 +198,8 @@ def _str_list(ctx: _Ctx, key: str, value: Any) -> Tuple[str, ...]:
 
 def _parse_client(ctx: _Ctx, value: Any, *, from_file: bool, resolve_secrets: bool) -> Dict[str, Any]:
     client = _mapping(ctx, "client", value)
-    _check_keys(ctx, "client", client, ("base_url", "headers", "auth", "paginator", "session"))
+    _check_keys(ctx, "client", client, tuple(resource_keys.CLIENT_KEYS))
+    resource_keys.check_keys(ctx.error, "client", client, resource_keys.CLIENT_KEYS)
     base_url = _override_base_url(client.get("base_url"))
     base_url = _str(ctx, "client.base_url", base_url)
     if not re.match(r"^https?://[^/\s]+", base_url):
@@ -228,19 +230,7 @@ def _override_base_url(configured: Any) -> Any:
 
 # --- resources ----------------------------------------------------------------------------------
 
-ENDPOINT_KEYS = (
-    "path",
-    "method",
-    "params",
-    "json",
-    "data",
-    "paginator",
-    "data_selector",
-    "response_actions",
-    "incremental",
-    "auth",
-    "headers",
-)
+ENDPOINT_KEYS = tuple(resource_keys.ENDPOINT_KEYS)  # dlt's Endpoint keys: honoured or refused there
 
 
 def _parse_resources(
@@ -258,6 +248,15 @@ def _parse_resources(
             raise ctx.error(key, "must be a resource name or a mapping with 'name' and 'endpoint'")
         resource = _merge_resource(defaults, item)
         _check_keys(ctx, key, resource, _resource_keys())
+        resource_keys.check_keys(ctx.error, key, resource, resource_keys.RESOURCE_KEYS, own=item,
+                                 defaults_prefix="resource_defaults")
+        if "write_disposition" in resource:
+            resource_keys.check_write_disposition(
+                ctx.error, f"{key if 'write_disposition' in item else 'resource_defaults'}.write_disposition",
+                resource["write_disposition"])
+        if "columns" in resource:
+            resource["columns"] = resource_keys.parse_columns(
+                ctx.error, f"{key if 'columns' in item else 'resource_defaults'}.columns", resource["columns"])
         name = resource.get("name")
         if not isinstance(name, str) or not name:
             raise ctx.error(f"{key}.name", "missing: every resource needs a name")
@@ -269,6 +268,13 @@ def _parse_resources(
         endpoint = dict(endpoint)
         endpoint.setdefault("path", name)
         _check_keys(ctx, f"{key}.endpoint", endpoint, ENDPOINT_KEYS)
+        own_endpoint = item.get("endpoint")
+        resource_keys.check_keys(ctx.error, f"{key}.endpoint", endpoint, resource_keys.ENDPOINT_KEYS,
+                                 own=own_endpoint if isinstance(own_endpoint, Mapping) else {"path": None},
+                                 defaults_prefix="resource_defaults.endpoint")
+        if "headers" in endpoint:
+            endpoint["headers"] = resource_keys.parse_endpoint_headers(ctx.error, f"{key}.endpoint.headers",
+                                                                       endpoint["headers"])
         if endpoint.get("method", "GET").upper() not in ("GET", "POST"):
             raise ctx.error(f"{key}.endpoint.method", "must be GET or POST")
         for p_name, p_value in (endpoint.get("params") or {}).items():
@@ -279,9 +285,6 @@ def _parse_resources(
                     "supported: dbsync fills {database} and {table} itself and manages incremental "
                     "state with the 'incremental' section",
                 )
-        if endpoint.get("incremental"):
-            raise ctx.error(f"{key}.endpoint.incremental",
-                            "use dbsync's top-level 'incremental' section instead (per-table cursors)")
         _validate_paginator(ctx, f"{key}.endpoint.paginator", endpoint.get("paginator"), allow_total=True)
         _validate_response_actions(ctx, f"{key}.endpoint.response_actions", endpoint.get("response_actions"))
         resource["endpoint"] = endpoint

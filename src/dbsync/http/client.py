@@ -172,8 +172,9 @@ class ApiClient:
         a matching response comes back as an empty, ``ignored`` page. ``parse`` turns the body
         into ``Page.doc`` (default: orjson); returning ``ApiClient.INVALID`` marks a body cut short
         in transit, which is retried like a dropped connection. ``headers`` are sent with this
-        request only; when they make it conditional (``If-None-Match``/``If-Modified-Since``), a
-        ``304 Not Modified`` comes back as a page with ``status`` 304 and no ``doc``."""
+        request only, on top of client.headers (a resource's endpoint.headers; discovery's
+        ``If-None-Match``/``If-Modified-Since``: a ``304 Not Modified`` comes back as a page with
+        ``status`` 304 and no ``doc``)."""
         foreign = self._foreign_origin(path)
         if foreign is not None:
             # a next-page link (or a configured path) pointing elsewhere: following it would send

@@ -107,7 +107,8 @@ class ReferenceApp:
             time=time.time(), method=sys.intern(method), path=sys.intern(path),
             query=mask_query(raw_query.decode("utf-8", "replace")) if raw_query else "",
             status=status, fault=fault, key_fingerprint=key_fingerprint(key),
-            duration_ms=round((time.perf_counter() - started) * 1000, 3)))
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            headers=_logged_headers(scope["headers"], state.settings.log_headers)))
 
     def _answer(self, method: str, path: str, query: Dict[str, str], key: Optional[str], headers: Headers,
                 fault: Optional[str], base_url: str = "",
@@ -219,6 +220,14 @@ class ReferenceApp:
             logger.exception("unexpected error answering admin %s %s", scope["method"], scope["path"])
             status, out = 500, error_body("internal_error", f"internal error: {type(exc).__name__}: {exc}")
         await self._send(send, status, out, [])
+
+
+def _logged_headers(headers: Headers, names: Tuple[str, ...]) -> Optional[Dict[str, str]]:
+    """The request headers ``ServerSettings.log_headers`` asks the request log to keep."""
+    if not names:
+        return None
+    wanted = {n.encode() for n in names}
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in headers if name in wanted}
 
 
 def _base_url(scope: Dict[str, Any]) -> str:

@@ -38,7 +38,8 @@ def key_fingerprint(key: Optional[str]) -> Optional[str]:
 class RequestLogEntry:
     """One answered (or dropped) request. ``status`` is None when the connection was dropped;
     ``fault`` names the injected fault or limit (``status``, ``drop``, ``truncate``, ``slow``,
-    ``rate_limit``) or is None."""
+    ``rate_limit``) or is None. ``headers`` holds only the headers the server was told to log
+    (``ServerSettings.log_headers``; never a credential header)."""
 
     time: float
     method: str
@@ -48,6 +49,8 @@ class RequestLogEntry:
     fault: Optional[str]
     key_fingerprint: Optional[str]
     duration_ms: float
+    # the request headers named by the server setting ``log_headers`` (lower-case names), if any
+    headers: Optional[Dict[str, str]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

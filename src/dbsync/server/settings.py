@@ -149,6 +149,8 @@ class ServerSettings:
     ``etags`` (on by default) puts an ``ETag`` on the discovery answers (databases, schema,
     fields) and answers ``304 Not Modified`` to a matching ``If-None-Match``; off, the server is
     an API without validators (clients can only cache for a time).
+    ``log_headers`` names request headers the request log records (e.g. ``("X-Table",)``: tests
+    check what a client sent); credential headers are never recorded.
     """
 
     seed: int = 42
@@ -170,6 +172,7 @@ class ServerSettings:
     next_page_base: Optional[str] = None
     total_header_methods: Tuple[str, ...] = ("GET", "HEAD")
     etags: bool = True
+    log_headers: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
@@ -180,6 +183,9 @@ class ServerSettings:
                                       or not all(c.isalnum() or c in "-_" for c in value)):
                 raise ValueError(f"{name} must be a header name (letters, digits, '-', '_'), got {value!r}")
         self.total_header_methods = tuple(str(m).upper() for m in self.total_header_methods)
+        self.log_headers = tuple(str(h).lower() for h in self.log_headers)
+        if set(self.log_headers) & {"authorization", "x-api-key", "x-admin-key", "cookie"}:
+            raise ValueError("log_headers must not name a credential header")
         if not set(self.total_header_methods) <= {"GET", "HEAD"}:
             raise ValueError(f"total_header_methods must name GET and/or HEAD, got {self.total_header_methods!r}")
         if isinstance(self.faults, Mapping):

@@ -63,10 +63,12 @@ class TableConverter:
         database_value: Optional[str] = None,
         primary_key: Sequence[str] = (),
         value_rules: Optional[Mapping[str, ValueRule]] = None,
+        columns: Optional[Mapping[str, Mapping[str, Any]]] = None,
     ):
         self.table = table
         # field name -> how its values are unwrapped before typing (unwrap.rules_for_table)
         self.value_rules: Dict[str, ValueRule] = dict(value_rules or {})
+        self.columns = dict(columns or {})  # resources[].columns: hints over the discovered schema
         self.type_map = dict(type_map)
         self.where = where
         self.deletes = deletes
@@ -87,6 +89,8 @@ class TableConverter:
             if f.name in self.primary_key:
                 nullable = False
             self.plans[f.name] = ColumnPlan(f.name, dlt_type, arrow_type, nullable, f.precision, f.scale)
+        for name, hint in self.columns.items():
+            self.plans[name] = _hinted_plan(name, hint, self.plans.get(name), name in self.primary_key)
         for name, api_type in self.unknown_types:
             logger.warning("%s: field '%s' has unknown API type '%s'; its type is inferred from the data "
                            "(map it under 'types:' in the config)", where.describe(), name, api_type)
@@ -363,6 +367,17 @@ class TableConverter:
             return pc.if_else(is_tombstone, pc.fill_null(array, placeholder), array)
         placeholder = pa.scalar(_placeholder(array.type), type=array.type)
         return pc.if_else(is_null, placeholder, array)
+
+
+def _hinted_plan(name: str, hint: Mapping[str, Any], declared: Optional[ColumnPlan], in_key: bool) -> ColumnPlan:
+    """A column as the config's ``columns`` hint says (what it leaves out, as discovered)."""
+    dlt_type = hint.get("data_type", declared.dlt_type if declared else None)
+    same = declared is not None and declared.dlt_type == dlt_type
+    precision = hint.get("precision", declared.precision if same else None)
+    scale = hint.get("scale", declared.scale if same else None)
+    nullable = False if in_key else hint.get("nullable", declared.nullable if declared else None)
+    arrow_type = arrow_type_for(dlt_type, precision, scale) if dlt_type else None
+    return ColumnPlan(name, dlt_type, arrow_type, nullable, precision, scale)
 
 
 def _fast_array(plan: ColumnPlan, values: List[Any]) -> pa.Array:

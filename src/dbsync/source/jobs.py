@@ -36,6 +36,8 @@ class TableJob:
     write_disposition: str
     cursor_fields: Tuple[str, ...]  # () without a cursor; several: the first non-empty value
     response_actions: Optional[Tuple[Dict[str, Any], ...]] = None
+    headers: Optional[Dict[str, str]] = None  # endpoint.headers, placeholders filled (every request)
+    columns: Optional[Dict[str, Dict[str, Any]]] = None  # resources[].columns hints, for this table
 
     @property
     def api_primary_key(self) -> Tuple[str, ...]:
@@ -58,7 +60,7 @@ def build_jobs(config: SyncConfig, catalog: Catalog) -> List[TableJob]:
     jobs: List[TableJob] = []
     for index, resource in enumerate(config.resources):
         endpoint = resource["endpoint"]
-        expands = "table" in _placeholders_in({k: endpoint.get(k) for k in ("path", "params", "json")})
+        expands = "table" in _placeholders_in({k: endpoint.get(k) for k in ("path", "params", "json", "headers")})
         if expands:
             for database in catalog.databases:
                 for table in database.tables:
@@ -68,7 +70,18 @@ def build_jobs(config: SyncConfig, catalog: Catalog) -> List[TableJob]:
             table = TableInfo(name=resource["name"], primary_key=pk, cursor_field=config.incremental.cursor_field)
             jobs.append(_job(config, resource, None, table, index))
     _check_unique(config, jobs)
+    _check_column_hints(config, jobs)
     return jobs
+
+
+def _check_column_hints(config: SyncConfig, jobs: List[TableJob]) -> None:
+    """A column hint that no synced table takes (a typo, or a field no schema has) says so."""
+    taken = {name for job in jobs for name in (job.columns or {})}
+    for index, resource in enumerate(config.resources):
+        for name in resource.get("columns") or {}:
+            if name not in taken:
+                logger.warning("config key 'resources[%d].columns.%s': no synced table has a field '%s'; "
+                               "the hint is not used", index, name, name)
 
 
 def _pk(value: Any) -> Tuple[str, ...]:
@@ -116,7 +129,20 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         cursor_fields=cursor,
         database_column=config.database_column if config.layout == "union" and database is not None else None,
         response_actions=tuple(endpoint["response_actions"]) if endpoint.get("response_actions") else None,
+        headers=fill_params(endpoint["headers"], values) if endpoint.get("headers") else None,
+        columns=_columns(resource.get("columns"), table),
     )
+
+
+def _columns(hints: Optional[Dict[str, Dict[str, Any]]], table: TableInfo) -> Optional[Dict[str, Dict[str, Any]]]:
+    """``resources[].columns`` for one table. A template resource serves many tables: a table
+    whose discovered schema lacks a hinted column does not get it as an empty column (a hint
+    no table takes is warned about, see _check_column_hints)."""
+    if not hints:
+        return None
+    if table.fields is not None:
+        hints = {name: hint for name, hint in hints.items() if table.field(name) is not None}
+    return dict(hints) or None
 
 
 def _cursor_fields(config: SyncConfig, table: TableInfo, database: Optional[str]) -> Tuple[str, ...]:

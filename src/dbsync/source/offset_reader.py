@@ -236,7 +236,7 @@ class OffsetReader(Reader):
 
         page = self.client.get_json(request.path, request.params, where=self.processor.at(request.label),
                                     method=request.method, json=request.json, ignore=self.response_actions,
-                                    parse=parse)
+                                    parse=parse, headers=self.headers)
         if page.ignored:
             return self.processor.empty(request)
         outcome = page.doc
@@ -264,7 +264,7 @@ class OffsetReader(Reader):
         self.head_requests += 1
         try:
             page = self.client.get_json(request.path, request.params, where=where, method="HEAD",
-                                        ignore=self.response_actions)
+                                        ignore=self.response_actions, headers=self.headers)
         except ApiError as exc:
             if getattr(exc, "status", None) not in (405, 501):
                 raise
@@ -296,7 +296,8 @@ class OffsetReader(Reader):
                 key=f"{id(self)}", table=c.table, type_map=c.type_map, deletes=c.deletes, where=p.where,
                 database_column=c.database_column, database_value=c.database_value, primary_key=p.primary_key,
                 cursor_field=p.cursor_fields, data_selector=p.data_selector, total_path=self.total_path,
-                skip_cursor=p.skip_cursor, skip_hashes=frozenset(p.skip_hashes), value_rules=c.value_rules)
+                skip_cursor=p.skip_cursor, skip_hashes=frozenset(p.skip_hashes), value_rules=c.value_rules,
+                columns=c.columns or None)
         return self._table_spec
 
     # -- after each page (under the scheduler's lock) ----------------------------------------------

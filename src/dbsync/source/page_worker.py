@@ -50,6 +50,7 @@ class TableSpec:
     skip_cursor: Any = None
     skip_hashes: FrozenSet[str] = frozenset()
     value_rules: Mapping[str, ValueRule] = field(default_factory=dict)  # as TableConverter's
+    columns: Any = None  # resources[].columns hints (TableConverter)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def _processor(spec: TableSpec) -> Any:
 
         converter = TableConverter(spec.table, type_map=spec.type_map, deletes=spec.deletes, where=spec.where,
                                    database_column=spec.database_column, database_value=spec.database_value,
-                                   primary_key=spec.primary_key, value_rules=spec.value_rules)
+                                   primary_key=spec.primary_key, value_rules=spec.value_rules,
+                                   columns=spec.columns)
         processor = PageProcessor(converter=converter, data_selector=spec.data_selector, where=spec.where,
                                   primary_key=spec.primary_key, cursor_field=spec.cursor_field)
         _processors[spec.key] = processor

@@ -15,7 +15,7 @@ import copy
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -224,8 +224,10 @@ class Reader:
 
     def __init__(self, client: ApiClient, processor: PageProcessor, *, path: str, params: Dict[str, Any],
                  method: str = "GET", json: Optional[Dict[str, Any]] = None,
-                 response_actions: Optional[Sequence[Dict[str, Any]]] = None):
+                 response_actions: Optional[Sequence[Dict[str, Any]]] = None,
+                 headers: Optional[Mapping[str, str]] = None):
         self.client = client
+        self.headers = dict(headers) if headers else None  # endpoint.headers: on every request
         self.processor = processor
         self.path = path
         self.base_params = dict(params)
@@ -259,7 +261,8 @@ class Reader:
 
     def get(self, request: PageRequest) -> Page:
         return self.client.get_json(request.path, request.params, where=self.processor.at(request.label),
-                                    method=request.method, json=request.json, ignore=self.response_actions)
+                                    method=request.method, json=request.json, ignore=self.response_actions,
+                                    headers=self.headers)
 
     def fetch(self, request: PageRequest) -> PageResult:
         page = self.get(request)

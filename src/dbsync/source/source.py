@@ -87,7 +87,7 @@ class SyncSession:
             converter = TableConverter(
                 job.table, type_map=type_map, deletes=config.deletes, where=where,
                 database_column=config.database_column if union else None,
-                database_value=job.database, primary_key=job.api_primary_key,
+                database_value=job.database, primary_key=job.api_primary_key, columns=job.columns,
                 value_rules=rules_for_table(job.table, config.type_rules, config.field_rules),
             )
             self.converters[job.resource_name] = converter
@@ -155,7 +155,7 @@ def _make_reader(client: ApiClient, processor: PageProcessor, job: TableJob,
                  settings: IncrementalSettings) -> Reader:
     paginator = make_paginator(job.paginator)
     kwargs = dict(path=job.path, params=job.params, method=job.method, json=job.json,
-                  response_actions=job.response_actions)
+                  response_actions=job.response_actions, headers=job.headers)
     if paginator is not None and is_concurrent_offset(paginator, job.method):
         cursor_params: Optional[Callable[[Any], Dict[str, Any]]] = None
         if job.cursor_fields:
