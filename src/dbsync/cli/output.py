@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dbsync.errors import DbsyncError
 from dbsync.pipeline import SyncResult
 
 
@@ -75,3 +76,39 @@ def cursor_warnings(result: SyncResult) -> List[str]:
             out.append(f"{source}: rows moved while paging and could not be re-read; the cursor was not moved, "
                        f"so the next run reads them again")
     return out
+
+
+def error_dict(error: DbsyncError) -> Dict[str, Any]:
+    """An error as orchestrators read it: kind, exit code, where, the one line (never a secret:
+    messages are redacted when the error is made)."""
+    return {"type": type(error).__name__, "exit_code": error.exit_code, "message": error.one_line(),
+            "database": error.where.database, "table": error.where.table, "page": error.where.page}
+
+
+def result_dict(result: SyncResult) -> Dict[str, Any]:
+    """``dbsync run --json``: the run's result, per table, for orchestrators (stable keys)."""
+    tables = []
+    for rep in sorted(result.report.tables.values(), key=lambda r: (str(r.database), r.table)):
+        tables.append({
+            "database": rep.database, "table": rep.table, "destination_table": rep.table_name,
+            "status": rep.status, "mode": rep.mode, "rows": rep.rows, "deleted": rep.deleted,
+            "pages": rep.pages, "requests": rep.requests, "total": rep.total, "gap_fills": rep.gap_fills,
+            "duplicates": rep.duplicates, "no_cursor": rep.no_cursor, "unfit_cursor": rep.unfit_cursor,
+            "cursor_fields": list(rep.cursor_fields), "cursor_before": _plain(rep.cursor_before),
+            "cursor_after": _plain(rep.cursor_after), "seconds": round(rep.seconds, 3),
+            "warnings": list(rep.warnings), "error": error_dict(rep.error) if rep.error is not None else None,
+        })
+    stats = result.stats
+    return {
+        "ok": result.ok, "exit_code": result.exit_code(),
+        "pipeline": result.pipeline_name, "dataset": result.dataset_name, "destination": result.destination,
+        "seconds": round(result.seconds, 3), "rows": result.report.rows, "deleted": result.report.deleted,
+        "requests": stats.requests, "bytes_received": stats.bytes_received,
+        "retries": {"total": stats.total_retries, "by_reason": dict(sorted(stats.retries.items()))},
+        "load_ids": list(result.load_ids), "tables": tables, "warnings": cursor_warnings(result),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A cursor value as JSON holds it (the API's own value; anything else as text)."""
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
