@@ -1,4 +1,4 @@
-"""Start and stop real database-API servers (Datasette, PocketBase) installed from their Python
+"""Start and stop real database-API servers (Datasette, PocketBase, Kinto) installed from their Python
 packages, on 127.0.0.1 and a free port, with their data in a temporary folder.
 
 Nothing is downloaded at run time: ``datasette`` and its ``datasette-auth-tokens`` plugin are
