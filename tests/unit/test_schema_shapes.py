@@ -153,7 +153,7 @@ def test_openapi_components_schemas_as_the_table_list():
 def test_openapi_schema_per_table_from_a_fields_endpoint():
     cfg = config({"list": ["Pet", "Owner"], "discover": {
         "path": "/tables", "tables_selector": "tables",
-        "fields_endpoint": {"path": "/openapi.json", "params": {"for": "{table}"},
+        "fields_endpoint": {"path": "/openapi.json",  # {table} only in the selectors: one document
                             "data_selector": "components.schemas.{table}.properties",
                             "required_selector": "components.schemas.{table}.required"}}})
     client = FakeClient({"/tables": {"tables": [{"name": "Pet"}, {"name": "Owner"}]}, "/openapi.json": OPENAPI})

@@ -544,19 +544,21 @@ def _parse_fields_endpoint(ctx: _Ctx, key: str, value: Any) -> FieldsEndpoint:
     _validate_paginator(ctx, f"{key}.paginator", ep.get("paginator"))
     path = _str(ctx, f"{key}.path", ep.get("path"))
     params = _mapping(ctx, f"{key}.params", ep.get("params"))
-    used = _placeholders_in({"path": path, "params": params})
+    data_selector = _str(ctx, f"{key}.data_selector", ep.get("data_selector"), allow_none=True)
+    required_selector = _str(ctx, f"{key}.required_selector", ep.get("required_selector"), allow_none=True)
+    used = _placeholders_in({"path": path, "params": params, "s": data_selector, "r": required_selector})
     for ph in used:
         if ph not in PLACEHOLDERS:
             raise ctx.error(key, f"unknown placeholder '{{{ph}}}': only {{database}} and {{table}} are filled in")
     if "table" not in used:
-        raise ctx.error(key, "must use {table} in its path or params (it is requested once per table)")
+        raise ctx.error(key, "must use {table} in its path, params or data_selector (it is read once per table)")
     return FieldsEndpoint(
         path=path,
         params=params,
-        data_selector=_str(ctx, f"{key}.data_selector", ep.get("data_selector"), allow_none=True),
+        data_selector=data_selector,
         paginator=ep.get("paginator"),
         field=_parse_field_shape(ctx, f"{key}.field", ep.get("field")),
-        required_selector=_str(ctx, f"{key}.required_selector", ep.get("required_selector"), allow_none=True),
+        required_selector=required_selector,
     )
 
 
