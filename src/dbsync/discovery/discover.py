@@ -29,7 +29,7 @@ def _defaults(cls: Any) -> Dict[str, Any]:
 
 
 _DEFAULTS = {"databases.discover": _defaults(ListEndpoint), "tables.discover": _defaults(SchemaEndpoint),
-             "tables.discover.fields_endpoint": _defaults(FieldsEndpoint), "field": _defaults(FieldShape)}
+             "field": _defaults(FieldShape)}
 
 
 class KeyReads:
