@@ -20,6 +20,11 @@ DEFAULT_PER_DATABASE_NAME = "{database}__{table}"
 DEFAULT_UNION_NAME = "{table}"
 
 
+# Every key below that says where a value is in an API's answer (id_field, table_name,
+# fields_selector, field.nullable...) is a plain key, a dotted path (``schema.is_nullable``) or a
+# JSONPath (``$.meta.hidden``), read by dbsync.http.paging.find_path.
+
+
 @dataclass(frozen=True)
 class ListEndpoint:
     """A paged endpoint that lists things (databases), with where to read each item's fields."""
@@ -47,6 +52,9 @@ class FieldShape:
     hidden: Optional[str] = None
     # a JSON Schema/OpenAPI format refining the type ("string" + "date-time"); None: not read
     format: Optional[str] = "format"
+    # a flag marking the table's key (Directus ``schema.is_primary_key``): the flagged fields are
+    # the primary key of a table the table list gives none for
+    primary_key: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -57,9 +65,12 @@ class FieldsEndpoint:
 
     path: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    data_selector: Optional[str] = None  # where the list of fields is in the response
+    data_selector: Optional[str] = None  # where the fields are in the response: a list, or a mapping
     paginator: Any = None
     field: FieldShape = field(default_factory=FieldShape)
+    # where the response lists the names of the fields that are required (JSON Schema's object-level
+    # ``required: [..]``): those are NOT NULL, the others nullable. None: not read
+    required_selector: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +84,11 @@ class SchemaEndpoint:
     table_name: str = "name"
     primary_key: Optional[str] = "primary_key"
     cursor_field: Optional[str] = "cursor_field"
-    fields_selector: str = "fields"
+    fields_selector: str = "fields"  # in each table item: a list of fields, or a mapping name -> field
     field: FieldShape = field(default_factory=FieldShape)
     fields_endpoint: Optional[FieldsEndpoint] = None  # fields from another endpoint, per table
+    # in each table item, the names of the required fields (JSON Schema ``required``): NOT NULL
+    required_selector: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -494,7 +494,7 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
     if discover is not None:
         d = _mapping(ctx, "tables.discover", discover)
         allowed = ("path", "params", "tables_selector", "paginator", "table_name", "primary_key",
-                   "cursor_field", "fields_selector", "field", "fields_endpoint")
+                   "cursor_field", "fields_selector", "required_selector", "field", "fields_endpoint")
         _check_keys(ctx, "tables.discover", d, allowed)
         _validate_paginator(ctx, "tables.discover.paginator", d.get("paginator"))
         shape = _parse_field_shape(ctx, "tables.discover.field", d.get("field"))
@@ -512,6 +512,7 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
             fields_selector=_str(ctx, "tables.discover.fields_selector", d.get("fields_selector", "fields")),
             field=shape,
             fields_endpoint=fields_endpoint,
+            required_selector=_str(ctx, "tables.discover.required_selector", d.get("required_selector"), allow_none=True),
         )
     return TablesConfig(
         listed=specs,
@@ -524,7 +525,8 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
 def _parse_field_shape(ctx: _Ctx, key: str, value: Any) -> FieldShape:
     """Where a schema response keeps each field's name, type, nullability... (``field:``)."""
     f = _mapping(ctx, key, value)
-    _check_keys(ctx, key, f, ("name", "type", "nullable", "required", "precision", "scale", "hidden", "format"))
+    _check_keys(ctx, key, f, ("name", "type", "nullable", "required", "precision", "scale", "hidden", "format",
+                              "primary_key"))
     return FieldShape(
         name=_str(ctx, f"{key}.name", f.get("name", "name")),
         type=_str(ctx, f"{key}.type", f.get("type", "type")),
@@ -534,28 +536,32 @@ def _parse_field_shape(ctx: _Ctx, key: str, value: Any) -> FieldShape:
         scale=_str(ctx, f"{key}.scale", f.get("scale", "scale"), allow_none=True),
         hidden=_str(ctx, f"{key}.hidden", f.get("hidden"), allow_none=True),
         format=_str(ctx, f"{key}.format", f.get("format", "format"), allow_none=True),
+        primary_key=_str(ctx, f"{key}.primary_key", f.get("primary_key"), allow_none=True),
     )
 
 
 def _parse_fields_endpoint(ctx: _Ctx, key: str, value: Any) -> FieldsEndpoint:
     """``tables.discover.fields_endpoint``: one request per table for its fields."""
     ep = _mapping(ctx, key, value)
-    _check_keys(ctx, key, ep, ("path", "params", "data_selector", "paginator", "field"))
+    _check_keys(ctx, key, ep, ("path", "params", "data_selector", "paginator", "field", "required_selector"))
     _validate_paginator(ctx, f"{key}.paginator", ep.get("paginator"))
     path = _str(ctx, f"{key}.path", ep.get("path"))
     params = _mapping(ctx, f"{key}.params", ep.get("params"))
-    used = _placeholders_in({"path": path, "params": params})
+    data_selector = _str(ctx, f"{key}.data_selector", ep.get("data_selector"), allow_none=True)
+    required_selector = _str(ctx, f"{key}.required_selector", ep.get("required_selector"), allow_none=True)
+    used = _placeholders_in({"path": path, "params": params, "s": data_selector, "r": required_selector})
     for ph in used:
         if ph not in PLACEHOLDERS:
             raise ctx.error(key, f"unknown placeholder '{{{ph}}}': only {{database}} and {{table}} are filled in")
     if "table" not in used:
-        raise ctx.error(key, "must use {table} in its path or params (it is requested once per table)")
+        raise ctx.error(key, "must use {table} in its path, params or data_selector (it is read once per table)")
     return FieldsEndpoint(
         path=path,
         params=params,
-        data_selector=_str(ctx, f"{key}.data_selector", ep.get("data_selector"), allow_none=True),
+        data_selector=data_selector,
         paginator=ep.get("paginator"),
         field=_parse_field_shape(ctx, f"{key}.field", ep.get("field")),
+        required_selector=required_selector,
     )
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import fields as dataclass_fields, replace
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from dbsync.config.model import FieldsEndpoint, FieldShape, ListEndpoint, SchemaEndpoint, SyncConfig, TableSpec
 from dbsync.discovery.cache import DiscoveryCache
@@ -18,9 +19,54 @@ from dbsync.discovery.catalog import Catalog, DatabaseInfo, FieldInfo, TableInfo
 from dbsync.discovery.placeholders import fill_params, fill_path
 from dbsync.errors import AuthError, ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError, Where
 from dbsync.http.client import ApiClient
-from dbsync.http.paging import iter_pages
+from dbsync.http.paging import MISSING, find_path, iter_pages
 
 logger = logging.getLogger("dbsync.discovery")
+
+
+def _defaults(cls: Any) -> Dict[str, Any]:
+    return {f.name: f.default for f in dataclass_fields(cls)}
+
+
+_DEFAULTS = {"databases.discover": _defaults(ListEndpoint), "tables.discover": _defaults(SchemaEndpoint),
+             "field": _defaults(FieldShape)}
+
+
+class KeyReads:
+    """Reads each configured key (a plain key, dotted path or JSONPath: :func:`find_path`) from
+    the items of the API's answers, and remembers over a whole discovery run which keys found
+    nothing. A key set to anything but its default that finds nothing in any of the items it was
+    read from is a warning naming the config key, once per run (a default that finds nothing is
+    just an API that does not say)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: Dict[str, List[Any]] = {}  # config key -> [path, found, items read, example item keys]
+
+    def get(self, item: Any, path: Optional[str], key: str, default: Any = None) -> Any:
+        """The value at ``path`` in ``item`` (None when it finds nothing or ``path`` is None)."""
+        if not path:
+            return None
+        value = find_path(item, path)
+        if path != default:
+            with self._lock:
+                entry = self._keys.setdefault(key, [path, False, 0, ()])
+                entry[2] += 1
+                if value is not MISSING:
+                    entry[1] = True
+                elif not entry[3] and isinstance(item, Mapping):
+                    entry[3] = tuple(str(k) for k in list(item)[:10])
+        return None if value is MISSING else value
+
+    def warn(self) -> None:
+        with self._lock:
+            missing = [(k, e) for k, e in self._keys.items() if not e[1] and e[2]]
+            for k, _e in missing:
+                del self._keys[k]
+        for key, (path, _found, count, example) in missing:
+            logger.warning("%s: '%s' found nothing in %d item(s) of the API's answer%s; check the path "
+                           "(a key, a dotted path such as schema.is_nullable, or a JSONPath)", key, path, count,
+                           f" (an item has: {', '.join(example)})" if example else "")
 
 
 def matches(name: str, patterns: Sequence[str]) -> bool:
@@ -58,7 +104,16 @@ def discover_catalog(
 
 def _discover(config: SyncConfig, client: ApiClient, databases: Optional[Sequence[str]],
               tables: Optional[Sequence[str]]) -> Catalog:
-    db_entries = _list_databases(config, client)
+    reads = KeyReads()
+    try:
+        return _discover_with(config, client, databases, tables, reads)
+    finally:
+        reads.warn()
+
+
+def _discover_with(config: SyncConfig, client: ApiClient, databases: Optional[Sequence[str]],
+                   tables: Optional[Sequence[str]], reads: KeyReads) -> Catalog:
+    db_entries = _list_databases(config, client, reads)
     if databases:
         db_entries = _select(db_entries, databases, what="database", key=lambda e: e[0])
     if config.tables is None:
@@ -69,11 +124,12 @@ def _discover(config: SyncConfig, client: ApiClient, databases: Optional[Sequenc
 
     def describe(entry: Tuple[Optional[str], Optional[str]]) -> DatabaseInfo:
         db_id, db_name = entry
-        found = _tables_of(config, client, db_id)
+        found = _tables_of(config, client, db_id, reads)
         if tables:
             found = _select(found, tables, what=f"table in database '{db_id}'" if db_id else "table",
                             key=lambda t: t.name, allow_empty=len(db_entries) > 1)
-        return DatabaseInfo(id=db_id, name=db_name, tables=tuple(_with_fields(fields_ep, client, db_id, found)))
+        return DatabaseInfo(id=db_id, name=db_name,
+                            tables=tuple(_with_fields(fields_ep, client, db_id, found, reads=reads)))
 
     workers = max(1, min(config.performance.concurrency, len(db_entries)))
     if workers == 1:
@@ -101,14 +157,15 @@ def _select(items: List[Any], patterns: Sequence[str], *, what: str, key: Any,
 # --- databases ----------------------------------------------------------------------------------
 
 
-def _list_databases(config: SyncConfig, client: ApiClient) -> List[Tuple[Optional[str], Optional[str]]]:
+def _list_databases(config: SyncConfig, client: ApiClient,
+                    reads: Optional[KeyReads] = None) -> List[Tuple[Optional[str], Optional[str]]]:
     cfg = config.databases
     if cfg is None:
         return [(None, None)]
     if cfg.listed is not None:
         entries = [(d, d) for d in cfg.listed]
     else:
-        entries = _discover_databases(cfg.discover, client)  # type: ignore[arg-type]
+        entries = _discover_databases(cfg.discover, client, reads or KeyReads())  # type: ignore[arg-type]
         if not entries:
             raise empty_listing("databases", cfg.discover.path, client)  # type: ignore[union-attr]
     kept = [e for e in entries if matches(str(e[0]), cfg.include) and not matches(str(e[0]), cfg.exclude)]
@@ -135,7 +192,7 @@ def empty_listing(what: str, path: str, client: ApiClient) -> AuthError:
     )
 
 
-def _discover_databases(ep: ListEndpoint, client: ApiClient) -> List[Tuple[str, Optional[str]]]:
+def _discover_databases(ep: ListEndpoint, client: ApiClient, reads: KeyReads) -> List[Tuple[str, Optional[str]]]:
     where = Where(path=ep.path, page=None)
     out: List[Tuple[str, Optional[str]]] = []
     seen = set()
@@ -143,17 +200,20 @@ def _discover_databases(ep: ListEndpoint, client: ApiClient) -> List[Tuple[str, 
                        data_selector=ep.data_selector, where=where)
     for records, _page in _account_listing(pages, "the database list", client.credentials_hint):
         for i, item in enumerate(records):
-            if not isinstance(item, Mapping) or ep.id_field not in item:
+            raw_id = find_path(item, ep.id_field) if isinstance(item, Mapping) else MISSING
+            if raw_id is MISSING or raw_id is None or isinstance(raw_id, (Mapping, list)):
                 raise ResponseFormatError(
                     f"database list item {i} has no '{ep.id_field}' field",
                     where=Where(path=ep.path),
-                    hint="set databases.discover.id_field to the field holding the database id",
+                    hint="set databases.discover.id_field to the field (a key or a dotted path) holding the "
+                         "database id",
                 )
-            db_id = str(item[ep.id_field])
+            db_id = str(raw_id)
             if db_id in seen:
                 continue
             seen.add(db_id)
-            name = item.get(ep.name_field) if ep.name_field else None
+            name = reads.get(item, ep.name_field, "databases.discover.name_field",
+                             _DEFAULTS["databases.discover"]["name_field"])
             out.append((db_id, None if name is None else str(name)))
     return out
 
@@ -161,12 +221,13 @@ def _discover_databases(ep: ListEndpoint, client: ApiClient) -> List[Tuple[str, 
 # --- tables -------------------------------------------------------------------------------------
 
 
-def _tables_of(config: SyncConfig, client: ApiClient, database: Optional[str]) -> List[TableInfo]:
+def _tables_of(config: SyncConfig, client: ApiClient, database: Optional[str],
+               reads: Optional[KeyReads] = None) -> List[TableInfo]:
     tcfg = config.tables
     assert tcfg is not None
     discovered: Optional[List[TableInfo]] = None
     if tcfg.discover is not None:
-        discovered = _discover_tables(tcfg.discover, client, database)
+        discovered = _discover_tables(tcfg.discover, client, database, reads=reads)
         if database is None and not discovered:  # no databases: this table list is the whole account
             raise empty_listing("tables", tcfg.discover.path, client)
     if tcfg.listed is not None:
@@ -220,75 +281,131 @@ def _account_listing(pages: Iterator[Any], what: str, hint: str) -> Iterator[Any
         raise failure
 
 
-def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[str]) -> List[TableInfo]:
+def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[str], *,
+                     reads: Optional[KeyReads] = None) -> List[TableInfo]:
+    own = reads is None
+    reads = reads or KeyReads()
     values = {"database": database}
     path = fill_path(ep.path, values)
     params = fill_params(dict(ep.params), values)
     where = Where(database=database, path=ep.path)
     tables: List[TableInfo] = []
     pages: Iterator[Any] = iter_pages(client, path, params, paginator_cfg=ep.paginator or "single_page",
-                                      data_selector=ep.tables_selector or "$", where=where)
+                                      data_selector=ep.tables_selector or "$", where=where, mapping_items=True)
     if database is None:
         pages = _account_listing(pages, "the table list", client.credentials_hint)
     for records, _page in pages:
         for i, item in enumerate(records):
-            tables.append(_parse_table(ep, item, i, where))
+            tables.append(_parse_table(ep, item, i, where, reads))
     names = [t.name for t in tables]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise ResponseFormatError(f"the schema lists table(s) {sorted(dupes)} twice", where=where)
+    if own:
+        reads.warn()
     return tables
 
 
 def _with_fields(ep: Optional[FieldsEndpoint], client: ApiClient, database: Optional[str],
-                 tables: List[TableInfo]) -> List[TableInfo]:
+                 tables: List[TableInfo], *, reads: Optional[KeyReads] = None) -> List[TableInfo]:
     """The selected tables, with their fields from ``tables.discover.fields_endpoint`` when one
     is configured: asked only now, after every filter, so excluded tables cost nothing."""
     if ep is None:
         return tables
-    return [replace(t, fields=_fields_of(ep, client, database, t.name)) for t in tables]
+    own = reads is None
+    reads = reads or KeyReads()
+    out = []
+    for t in tables:
+        flagged: List[str] = []
+        fields = _fields_of(ep, client, database, t.name, reads, flagged)
+        out.append(replace(t, fields=fields, primary_key=t.primary_key or tuple(flagged)))
+    if own:
+        reads.warn()
+    return out
 
 
-def _fields_of(ep: FieldsEndpoint, client: ApiClient, database: Optional[str], table: str) -> Tuple[FieldInfo, ...]:
-    """A table's fields from ``tables.discover.fields_endpoint`` (one request, or its pages)."""
+_FIELDS_EP = "tables.discover.fields_endpoint"
+
+
+def _fields_of(ep: FieldsEndpoint, client: ApiClient, database: Optional[str], table: str,
+               reads: KeyReads, flagged: List[str]) -> Tuple[FieldInfo, ...]:
+    """A table's fields from ``tables.discover.fields_endpoint`` (one request, or its pages):
+    a list of fields, or a mapping name -> field (JSON Schema ``properties``)."""
     values = {"database": database, "table": table}
     where = Where(database=database, table=table, path=ep.path)
     fields: List[FieldInfo] = []
-    for records, _page in iter_pages(client, fill_path(ep.path, values), fill_params(dict(ep.params), values),
-                                     paginator_cfg=ep.paginator or "single_page",
-                                     data_selector=ep.data_selector or "$", where=where):
+    selector = fill_params(ep.data_selector, values) if ep.data_selector else "$"
+    for records, page in iter_pages(client, fill_path(ep.path, values), fill_params(dict(ep.params), values),
+                                    paginator_cfg=ep.paginator or "single_page",
+                                    data_selector=selector, where=where, mapping_items=True):
+        required = _required_names(reads, page.doc, fill_params(ep.required_selector, values) if ep.required_selector
+                                   else None, f"{_FIELDS_EP}.required_selector", where) if records else None
         for j, raw in enumerate(records):
-            parsed = _parse_field(ep.field, raw, len(fields) + j, where)
+            parsed = _parse_field(ep.field, raw, len(fields) + j, where, required=required, reads=reads,
+                                  key_prefix=f"{_FIELDS_EP}.field", flagged=flagged)
             if parsed is not None:
                 fields.append(parsed)
     return tuple(fields)
 
 
-def _parse_table(ep: SchemaEndpoint, item: Any, index: int, where: Where) -> TableInfo:
-    if not isinstance(item, Mapping) or not isinstance(item.get(ep.table_name), str):
+def _required_names(reads: KeyReads, doc: Any, path: Optional[str], key: str, where: Where) -> Optional[frozenset]:
+    """The object-level list of required field names (JSON Schema ``required``) at ``path``;
+    None when no path is configured, empty when the answer has none (nothing is required)."""
+    if not path:
+        return None
+    raw = reads.get(doc, path, key)
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple)):
+        raise ResponseFormatError(f"the required fields at '{path}' are a {type(raw).__name__}, not a list of names",
+                                  where=where, hint=f"point {key} at the list of required field names")
+    return frozenset(str(n) for n in raw)
+
+
+def _parse_table(ep: SchemaEndpoint, item: Any, index: int, where: Where,
+                 reads: Optional[KeyReads] = None) -> TableInfo:
+    """One table of the table list: an item of a list, or a ``(name, item)`` pair of a mapping
+    (OpenAPI ``components.schemas``), whose key is the table's name unless ``table_name`` finds one."""
+    reads = reads or KeyReads()
+    defaults = _DEFAULTS["tables.discover"]
+    key_name: Optional[str] = None
+    if isinstance(item, tuple):
+        key_name, item = str(item[0]), item[1]
+    found = find_path(item, ep.table_name) if isinstance(item, Mapping) else MISSING
+    name = found if isinstance(found, str) and found else key_name
+    if not isinstance(item, Mapping) or not name:
         raise ResponseFormatError(
             f"schema entry {index} has no table name at '{ep.table_name}'",
             where=where,
-            hint="set tables.discover.table_name (and tables_selector) to match the schema response",
+            hint="set tables.discover.table_name (a key or a dotted path; and tables_selector) to match the "
+                 "schema response",
         )
-    name = item[ep.table_name]
     table_where = Where(database=where.database, table=name, path=where.path)
     pk: Tuple[str, ...] = ()
-    if ep.primary_key and item.get(ep.primary_key) is not None:
-        raw_pk = item[ep.primary_key]
-        pk = (raw_pk,) if isinstance(raw_pk, str) else tuple(str(p) for p in raw_pk)
-    cursor = item.get(ep.cursor_field) if ep.cursor_field else None
-    raw_fields = item.get(ep.fields_selector)
+    raw_pk = reads.get(item, ep.primary_key, "tables.discover.primary_key", defaults["primary_key"])
+    if isinstance(raw_pk, str) and raw_pk:
+        pk = (raw_pk,)
+    elif isinstance(raw_pk, (list, tuple)):
+        pk = tuple(str(p) for p in raw_pk)
+    cursor = reads.get(item, ep.cursor_field, "tables.discover.cursor_field", defaults["cursor_field"])
+    raw_fields = reads.get(item, ep.fields_selector, "tables.discover.fields_selector", defaults["fields_selector"])
     fields: Optional[Tuple[FieldInfo, ...]] = None
+    flagged: List[str] = []
     if raw_fields is not None:
-        if isinstance(raw_fields, Mapping):  # {"name": {...}} shape
-            raw_fields = [{**(v if isinstance(v, Mapping) else {ep.field.type: v}), ep.field.name: k}
-                          for k, v in raw_fields.items()]
+        if isinstance(raw_fields, Mapping):  # {"name": {...}} shape (JSON Schema properties)
+            raw_fields = list(raw_fields.items())
         if not isinstance(raw_fields, list):
-            raise ResponseFormatError(f"fields at '{ep.fields_selector}' are not a list", where=table_where)
-        parsed = (_parse_field(ep.field, f, j, table_where) for j, f in enumerate(raw_fields))
+            raise ResponseFormatError(f"fields at '{ep.fields_selector}' are not a list (or a mapping)",
+                                      where=table_where)
+        required = _required_names(reads, item, ep.required_selector, "tables.discover.required_selector",
+                                   table_where) if raw_fields else None
+        parsed = (_parse_field(ep.field, f, j, table_where, required=required, reads=reads, flagged=flagged)
+                  for j, f in enumerate(raw_fields))
         fields = tuple(f for f in parsed if f is not None)
-    return TableInfo(name=name, primary_key=pk, cursor_field=_discovered_cursor(cursor), fields=fields)
+    return TableInfo(name=name, primary_key=pk or tuple(flagged), cursor_field=_discovered_cursor(cursor),
+                     fields=fields)
 
 
 def _discovered_cursor(value: Any) -> Any:
@@ -302,34 +419,65 @@ def _discovered_cursor(value: Any) -> Any:
     return None
 
 
-def _parse_field(shape: FieldShape, raw: Any, index: int, where: Where) -> Optional[FieldInfo]:
-    """One field of a schema response; None for a field flagged hidden (never returned)."""
-    if not isinstance(raw, Mapping) or not isinstance(raw.get(shape.name), str):
-        raise ResponseFormatError(f"field {index} has no name at '{shape.name}'", where=where,
-                                  hint="set tables.discover.field.name to match the schema response")
-    if shape.hidden and raw.get(shape.hidden):
-        return None
-    nullable: Optional[bool] = None
-    if shape.nullable and raw.get(shape.nullable) is not None:
-        nullable = bool(raw[shape.nullable])
-    elif shape.required and raw.get(shape.required) is not None:
-        nullable = not bool(raw[shape.required])
-    from dbsync.discovery.types import split_type_list
+def _parse_field(shape: FieldShape, raw: Any, index: int, where: Where, *, required: Optional[frozenset] = None,
+                 reads: Optional[KeyReads] = None, key_prefix: str = "tables.discover.field",
+                 flagged: Optional[List[str]] = None) -> Optional[FieldInfo]:
+    """One field of a schema response; None for a field flagged hidden (never returned).
 
-    api_type, listed_null = split_type_list(raw.get(shape.type))  # JSON Schema: ["string", "null"]
+    ``raw`` is a field object, or a ``(name, field)`` pair of a mapping of fields (JSON Schema
+    ``properties``), whose key is the field's name unless ``shape.name`` finds one there; a
+    mapping's value that is not an object is the field's type (``{"id": "integer"}``).
+    ``required``: the object-level list of required names (JSON Schema), when the API gives one.
+    Nullability: the ``nullable`` key, else the ``required`` flag, else a type list naming "null",
+    else the ``required`` list (listed: NOT NULL; not listed: nullable), else unknown."""
+    from dbsync.discovery.types import parse_type_params, split_type_list
+
+    reads = reads or KeyReads()
+    defaults = _DEFAULTS["field"]
+
+    def get(attr: str) -> Any:
+        return reads.get(raw, getattr(shape, attr), f"{key_prefix}.{attr}", defaults[attr])  # type: ignore[union-attr]
+
+    key_name: Optional[str] = None
+    bare_type: Any = MISSING  # {"id": "integer"}: the mapping's value is the type
+    if isinstance(raw, tuple):
+        key_name, raw = str(raw[0]), raw[1]
+        if not isinstance(raw, Mapping):
+            bare_type, raw = raw, {}
+    if not isinstance(raw, Mapping):
+        raise ResponseFormatError(f"field {index} has no name at '{shape.name}'", where=where,
+                                  hint=f"set {key_prefix}.name to match the schema response")
+    found = find_path(raw, shape.name)
+    name = found if isinstance(found, str) else key_name
+    if name is None:
+        get("name")  # counted for the warning
+        raise ResponseFormatError(f"field {index} has no name at '{shape.name}'", where=where,
+                                  hint=f"set {key_prefix}.name (a key or a dotted path) to match the schema response")
+    if shape.hidden and get("hidden"):
+        return None
+    if shape.primary_key and get("primary_key") and flagged is not None:
+        flagged.append(name)
+    nullable: Optional[bool] = None
+    said_nullable = get("nullable")
+    said_required = get("required")
+    if said_nullable is not None:
+        nullable = bool(said_nullable)
+    elif said_required is not None:
+        nullable = not bool(said_required)
+    api_type, listed_null = split_type_list(get("type") if bare_type is MISSING else bare_type)  # ["string", "null"]
     if listed_null and nullable is None:
         nullable = True
+    if nullable is None and required is not None:
+        nullable = name not in required
     if isinstance(api_type, str) and not api_type.strip():
         api_type = None  # SQLite columns declared without a type: the API does not say
-    fmt = raw.get(shape.format) if shape.format else None
-    precision = _int_or_none(raw.get(shape.precision)) if shape.precision else None
-    scale = _int_or_none(raw.get(shape.scale)) if shape.scale else None
-    from dbsync.discovery.types import parse_type_params
-
+    fmt = get("format")
+    precision = _int_or_none(get("precision"))
+    scale = _int_or_none(get("scale"))
     if precision is None:
         precision, s2 = parse_type_params(api_type if isinstance(api_type, str) else None)
         scale = scale if scale is not None else s2
-    return FieldInfo(name=raw[shape.name], api_type=None if api_type is None else str(api_type),
+    return FieldInfo(name=name, api_type=None if api_type is None else str(api_type),
                      nullable=nullable, precision=precision, scale=scale,
                      format=str(fmt) if isinstance(fmt, str) and fmt.strip() else None)
 

@@ -18,9 +18,12 @@ from dbsync.http.client import ApiClient, Page
 MAX_PAGES_WITHOUT_PROGRESS = 3  # the same next-page request three times: the paginator is stuck
 
 
-def select_data(doc: Any, selector: Optional[str], where: Where) -> Tuple[List[Any], str]:
+def select_data(doc: Any, selector: Optional[str], where: Where, *,
+                mapping_items: bool = False) -> Tuple[List[Any], str]:
     """The list of records at ``selector`` (a key, dotted path or JSONPath). Returns the list and
-    the selector actually used (detected when none is configured)."""
+    the selector actually used (detected when none is configured). ``mapping_items``: a mapping
+    there (``{"name": {...}}``, JSON Schema ``properties``) is taken too, as its ``(key, value)``
+    tuples (JSON has no tuples: callers tell them apart from listed items)."""
     if selector is None:
         from dlt.sources.helpers.rest_client.detector import find_response_page_data
 
@@ -35,6 +38,8 @@ def select_data(doc: Any, selector: Optional[str], where: Where) -> Tuple[List[A
             where=where,
             hint="fix data_selector in the config",
         )
+    if mapping_items and isinstance(data, dict):
+        return list(data.items()), selector
     if not isinstance(data, list):
         raise ResponseFormatError(
             f"data at '{selector}' is a {type(data).__name__}, not a list of records",
@@ -45,12 +50,19 @@ def select_data(doc: Any, selector: Optional[str], where: Where) -> Tuple[List[A
 
 
 _MISSING = object()
+MISSING = _MISSING  # what find_path returns when the path finds nothing
 
 
-def _find(doc: Any, selector: str) -> Any:
-    """Fast path for plain keys and dotted paths; dlt's JSONPath for anything else."""
+def find_path(doc: Any, selector: str) -> Any:
+    """The value at ``selector`` in ``doc``: a plain key, a dotted path (``schema.is_nullable``)
+    or a JSONPath (``$.data[*].schema``), as dlt's ``data_selector`` takes them; ``MISSING``
+    when it finds nothing. A key that holds a dot itself (``{"a.b": 1}``) is found as it is.
+    Every key dbsync reads from an API's answer goes through here: data selectors, totals, and
+    each key of the databases/tables/fields discovery config."""
     if selector in ("$", ""):
         return doc
+    if isinstance(doc, dict) and selector in doc:
+        return doc[selector]
     if all(c.isalnum() or c in "_.-" for c in selector):
         node = doc
         for part in selector.split("."):
@@ -65,6 +77,9 @@ def _find(doc: Any, selector: str) -> Any:
     if not values:
         return _MISSING
     return values[0] if len(values) == 1 else values
+
+
+_find = find_path
 
 
 def make_paginator(paginator_cfg: Any) -> Any:
@@ -92,6 +107,7 @@ def iter_pages(
     where: Where,
     method: str = "GET",
     json: Optional[Dict[str, Any]] = None,
+    mapping_items: bool = False,
 ) -> Iterator[Tuple[List[Any], Page]]:
     """Yield (records, page) for every page, following the configured dlt paginator."""
     paginator = make_paginator(paginator_cfg)
@@ -114,7 +130,7 @@ def iter_pages(
             )
         page = client.get_json(request.url, dict(request.params or {}), where=page_where,
                                method=request.method, json=request.json)
-        records, selector = select_data(page.doc, selector, page_where)
+        records, selector = select_data(page.doc, selector, page_where, mapping_items=mapping_items)
         yield records, page
         if paginator is None:
             paginator = _detect_paginator(client, page, records)

@@ -37,6 +37,31 @@ def fields_path_parts(path: str) -> Optional[Tuple[str, str]]:
     return None
 
 
+# the reference server's field types as JSON Schema (type, format); decimals travel as strings
+_JSON_SCHEMA_TYPES = {"string": ("string", None), "integer": ("integer", None), "number": ("number", None),
+                      "decimal": ("string", "decimal"), "boolean": ("boolean", None), "date": ("string", "date"),
+                      "datetime": ("string", "date-time"), "json": ("object", None), "array": ("array", None)}
+
+
+def _json_schema_table(entry: Dict) -> Dict:
+    """A schema entry with its ``fields`` list as a JSON Schema object: each field a property
+    (``type``, ``format``; a declared type list such as ``["string", "null"]`` as it is), the
+    fields that are not nullable in ``required``."""
+    properties: Dict[str, Dict] = {}
+    for f in entry["fields"]:
+        declared = f["type"]
+        json_type, fmt = _JSON_SCHEMA_TYPES.get(declared, (declared, None)) if isinstance(declared, str) \
+            else (declared, None)
+        prop: Dict = {"type": json_type}
+        if f.get("format") or fmt:
+            prop["format"] = f.get("format") or fmt
+        properties[f["name"]] = prop
+    out = {k: v for k, v in entry.items() if k != "fields"}
+    out["schema"] = {"type": "object", "properties": properties,
+                     "required": [f["name"] for f in entry["fields"] if not f["nullable"]]}
+    return out
+
+
 def is_discovery_path(path: str) -> bool:
     """The endpoints that describe rather than hold data: they carry ETags (``etags`` setting)."""
     return path == "/v1/databases" or fields_path_parts(path) is not None or (
@@ -124,9 +149,13 @@ class ApiHandlers:
                              "offset": offset, "limit": limit})
 
     def schema(self, database: str, grant: Optional[List[str]]) -> bytes:
-        """``GET /v1/databases/{database}/schema``."""
+        """``GET /v1/databases/{database}/schema`` (its tables' fields as JSON Schema with
+        ``schema_format: json_schema``)."""
         self._check_grant(grant, database)
-        return orjson.dumps(self.store.schema(database))
+        doc = self.store.schema(database)
+        if self.settings.schema_format == "json_schema":
+            doc = {**doc, "tables": [_json_schema_table(t) for t in doc["tables"]]}
+        return orjson.dumps(doc)
 
     def fields(self, database: str, table: str, grant: Optional[List[str]]) -> bytes:
         """``GET /v1/databases/{database}/tables/{table}/fields``: one table's fields, as its

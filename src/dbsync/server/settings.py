@@ -35,6 +35,7 @@ DATABASE_NAMES: Tuple[Tuple[str, str], ...] = (
 
 FAULT_KINDS = ("status", "drop", "truncate", "slow", "html")  # html: a 200 with a non-JSON page
 RETRY_AFTER_FORMATS = ("seconds", "http-date")
+SCHEMA_FORMATS = ("fields", "json_schema")
 
 
 def database_ids(count: int) -> List[Tuple[str, str]]:
@@ -151,6 +152,10 @@ class ServerSettings:
     an API without validators (clients can only cache for a time).
     ``log_headers`` names request headers the request log records (e.g. ``("X-Table",)``: tests
     check what a client sent); credential headers are never recorded.
+
+    ``schema_format: json_schema`` serves each table of ``/v1/databases/{db}/schema`` with its
+    fields as a JSON Schema object (``"schema": {"type": "object", "properties": {...},
+    "required": [...]}``, as Kinto and OpenAPI describe records) instead of a ``fields`` list.
     """
 
     seed: int = 42
@@ -173,8 +178,11 @@ class ServerSettings:
     total_header_methods: Tuple[str, ...] = ("GET", "HEAD")
     etags: bool = True
     log_headers: Tuple[str, ...] = ()
+    schema_format: str = "fields"  # or "json_schema"
 
     def __post_init__(self) -> None:
+        if self.schema_format not in SCHEMA_FORMATS:
+            raise ValueError(f"schema_format must be one of {SCHEMA_FORMATS}, got {self.schema_format!r}")
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
             raise ValueError(f"total_bias must be an integer, got {self.total_bias!r}")
         for name in ("total_header", "next_page_header"):
