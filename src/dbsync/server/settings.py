@@ -149,6 +149,12 @@ class ServerSettings:
     ``etags`` (on by default) puts an ``ETag`` on the discovery answers (databases, schema,
     fields) and answers ``304 Not Modified`` to a matching ``If-None-Match``; off, the server is
     an API without validators (clients can only cache for a time).
+
+    ``opaque_ids`` addresses databases and tables by opaque ids apart from their names, as
+    NocoDB, Airtable or Baserow do: the database list gives ``{"id": "<8 chars>", "name": "acme"}``,
+    schema entries ``{"id": "<8 chars>", "name": "customers", ...}``, and every ``/v1`` path and
+    ``database``/``table`` parameter takes the ids (names are 404). Table ids are global:
+    ``/v1/tables/{table}/fields`` answers without the database. ``/admin`` keeps using names.
     """
 
     seed: int = 42
@@ -170,6 +176,7 @@ class ServerSettings:
     next_page_base: Optional[str] = None
     total_header_methods: Tuple[str, ...] = ("GET", "HEAD")
     etags: bool = True
+    opaque_ids: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
