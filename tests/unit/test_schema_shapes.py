@@ -13,7 +13,7 @@ import requests
 
 from dbsync.config import parse_config
 from dbsync.discovery.catalog import FieldInfo, TableInfo
-from dbsync.discovery.discover import _discover_databases, _discover_tables, _with_fields, discover_catalog
+from dbsync.discovery.discover import _discover_databases, _discover_tables, discover_catalog
 from dbsync.discovery.types import dlt_type_for, resolve_type_map
 from dbsync.http.client import Page
 

@@ -73,7 +73,7 @@ def discover(
             console.print(f"{title}: {count}")
         for t in db.tables:
             pk, cursor = keys.get((db.id, t.name), (t.primary_key, t.cursor_field))
-            table = Table(title=f"{t.name}  {_keys_text(pk, cursor)}",
+            table = Table(title=f"{t.label}  {_keys_text(pk, cursor)}",
                           title_justify="left", show_edge=False, header_style="bold")
             for col in ("field", "API type", "dlt type", "nullable"):
                 table.add_column(col)

@@ -30,7 +30,7 @@ def summary_table(result: SyncResult, title: str = "Sync summary") -> Table:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for rep in sorted(result.report.tables.values(), key=lambda r: (str(r.database), r.table)):
         status = Text("ok", style="green") if rep.status == "ok" else Text(rep.status, style="red bold")
-        source = f"{rep.database}.{rep.table}" if rep.database else rep.table
+        source = rep.source
         table.add_row(source, rep.table_name, "incr" if rep.mode == "incremental" else rep.mode,
                       human_count(rep.rows), human_count(rep.deleted), human_count(rep.pages),
                       human_seconds(rep.seconds), status)
@@ -62,7 +62,7 @@ def cursor_warnings(result: SyncResult) -> List[str]:
     that do not fit the cursor column, a cursor held back because rows may be missing."""
     out: List[str] = []
     for rep in sorted(result.report.tables.values(), key=lambda r: (str(r.database), r.table)):
-        source = f"{rep.database}.{rep.table}" if rep.database else rep.table
+        source = rep.source
         fields = ", ".join(rep.cursor_fields)
         if rep.no_cursor:
             out.append(f"{source}: {human_count(rep.no_cursor)} row(s) arrived with no value in cursor field "

@@ -47,6 +47,6 @@ class SyncProgress:
         known = [t for t in self.tables.values() if t.total is not None]
         total = sum(max(t.total or 0, t.rows + t.deleted) for t in known) or None
         finished = sum(1 for t in self.tables.values() if t.finished or t.error)
-        label = f"{report.database}.{report.table}" if report.database else report.table
+        label = report.source
         self.progress.update(self.task, completed=done, total=total,
                              description=f"{finished} tables done · {label}")

@@ -18,6 +18,10 @@ CursorField = Union[str, Tuple[str, ...]]
 
 DEFAULT_PER_DATABASE_NAME = "{database}__{table}"
 DEFAULT_UNION_NAME = "{table}"
+# the defaults when tables have ids apart from their names (tables.discover.table_id): an API of
+# opaque ids (p2ofizxd, mhcsag29) names destination tables by what people call them (crm__customers)
+DEFAULT_PER_DATABASE_NAMED = "{database_name}__{table_name}"
+DEFAULT_UNION_NAMED = "{table_name}"
 
 
 # Every key below that says where a value is in an API's answer (id_field, table_name,
@@ -82,6 +86,9 @@ class SchemaEndpoint:
     tables_selector: Optional[str] = "tables"
     paginator: Any = None
     table_name: str = "name"
+    # the key holding the id the API addresses a table by, when it is not the name (NocoDB,
+    # Airtable, Baserow): {table} is then the id, {table_name} the name; None: the name is the id
+    table_id: Optional[str] = None
     primary_key: Optional[str] = "primary_key"
     cursor_field: Optional[str] = "cursor_field"
     fields_selector: str = "fields"  # in each table item: a list of fields, or a mapping name -> field

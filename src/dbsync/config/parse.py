@@ -48,7 +48,8 @@ DBSYNC_KEYS = (
     "discovery",
     "pipeline",
 )
-PLACEHOLDERS = ("database", "table")
+PLACEHOLDERS = ("database", "table", "database_name", "table_name")
+_KNOWN = "only {database}, {table}, {database_name} and {table_name} are filled in"
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 # dlt's data types that a type mapping may name
@@ -493,7 +494,7 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
     schema_ep = None
     if discover is not None:
         d = _mapping(ctx, "tables.discover", discover)
-        allowed = ("path", "params", "tables_selector", "paginator", "table_name", "primary_key",
+        allowed = ("path", "params", "tables_selector", "paginator", "table_name", "table_id", "primary_key",
                    "cursor_field", "fields_selector", "required_selector", "field", "fields_endpoint")
         _check_keys(ctx, "tables.discover", d, allowed)
         _validate_paginator(ctx, "tables.discover.paginator", d.get("paginator"))
@@ -507,6 +508,7 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
             tables_selector=_str(ctx, "tables.discover.tables_selector", d.get("tables_selector", "tables"), allow_none=True),
             paginator=d.get("paginator"),
             table_name=_str(ctx, "tables.discover.table_name", d.get("table_name", "name")),
+            table_id=_str(ctx, "tables.discover.table_id", d.get("table_id"), allow_none=True),
             primary_key=_str(ctx, "tables.discover.primary_key", d.get("primary_key", "primary_key"), allow_none=True),
             cursor_field=_str(ctx, "tables.discover.cursor_field", d.get("cursor_field", "cursor_field"), allow_none=True),
             fields_selector=_str(ctx, "tables.discover.fields_selector", d.get("fields_selector", "fields")),
@@ -552,8 +554,8 @@ def _parse_fields_endpoint(ctx: _Ctx, key: str, value: Any) -> FieldsEndpoint:
     used = _placeholders_in({"path": path, "params": params, "s": data_selector, "r": required_selector})
     for ph in used:
         if ph not in PLACEHOLDERS:
-            raise ctx.error(key, f"unknown placeholder '{{{ph}}}': only {{database}} and {{table}} are filled in")
-    if "table" not in used:
+            raise ctx.error(key, f"unknown placeholder '{{{ph}}}': {_KNOWN}")
+    if not used & {"table", "table_name"}:
         raise ctx.error(key, "must use {table} in its path, params or data_selector (it is read once per table)")
     return FieldsEndpoint(
         path=path,
@@ -591,12 +593,12 @@ def _check_placeholders(
         used_in_name = _placeholders_in(resource["name"])
         for ph in used | used_in_name:
             if ph not in PLACEHOLDERS:
-                raise ctx.error(f"resources[{i}]", f"unknown placeholder '{{{ph}}}': only {{database}} and {{table}} are filled in")
-        if "database" in used and databases is None:
+                raise ctx.error(f"resources[{i}]", f"unknown placeholder '{{{ph}}}': {_KNOWN}")
+        if used & {"database", "database_name"} and databases is None:
             raise ctx.error(f"resources[{i}].endpoint", "uses {database} but no 'databases' section says which databases to sync")
-        if "table" in used and tables is None:
+        if used & {"table", "table_name"} and tables is None:
             raise ctx.error(f"resources[{i}].endpoint", "uses {table} but no 'tables' section says which tables to sync")
-        if "table" in used:
+        if used & {"table", "table_name"}:
             expanding += 1
         elif used_in_name:
             raise ctx.error(f"resources[{i}].name", "uses placeholders but the endpoint does not use {table}")
@@ -607,15 +609,20 @@ def _check_placeholders(
             "(e.g. params: {database: '{database}', table: '{table}'})",
         )
     if tables is not None and tables.discover is not None:
-        uses_db = "database" in _placeholders_in({"p": tables.discover.path, "q": tables.discover.params})
+        uses_db = bool({"database", "database_name"} & _placeholders_in({"p": tables.discover.path, "q": tables.discover.params}))
         if databases is not None and not uses_db:
             raise ctx.error("tables.discover.path", "must use {database} when several databases are synced")
         fields_ep = tables.discover.fields_endpoint
         if fields_ep is not None:
             used = _placeholders_in({"p": fields_ep.path, "q": fields_ep.params})
-            if databases is not None and "database" not in used:
-                raise ctx.error("tables.discover.fields_endpoint", "must use {database} when several databases are synced")
-            if databases is None and "database" in used:
+            uses_db = bool({"database", "database_name"} & used)
+            # a table's name may repeat across databases, its id (table_id) is the API's own
+            # address of it: with ids, {table} alone is enough (checked against the catalog)
+            if databases is not None and not uses_db and tables.discover.table_id is None:
+                raise ctx.error("tables.discover.fields_endpoint",
+                                "must use {database} when several databases are synced (or set "
+                                "tables.discover.table_id when the API's table ids are global)")
+            if databases is None and uses_db:
                 raise ctx.error("tables.discover.fields_endpoint", "uses {database} but no 'databases' section says which databases to sync")
 
 

@@ -28,10 +28,21 @@ class FieldInfo:
 
 @dataclass(frozen=True)
 class TableInfo:
-    name: str
+    name: str  # the name people know (and destination tables use)
     primary_key: Tuple[str, ...] = ()
     cursor_field: Optional[Union[str, Tuple[str, ...]]] = None  # several: the first non-empty one
     fields: Optional[Tuple[FieldInfo, ...]] = None  # None: not discovered, types are inferred
+    id: Optional[str] = None  # the id the API addresses the table by; None: the name
+
+    @property
+    def table_id(self) -> str:
+        """What ``{table}`` fills into paths and params: the id, or the name without one."""
+        return self.name if self.id is None else self.id
+
+    @property
+    def label(self) -> str:
+        """The name, with the id when they differ: ``customers (mhcsag29)``."""
+        return self.name if self.table_id == self.name else f"{self.name} ({self.table_id})"
 
     def field(self, name: str) -> Optional[FieldInfo]:
         for f in self.fields or ():
@@ -42,6 +53,7 @@ class TableInfo:
     def to_dict(self) -> Dict[str, Any]:
         return {
             "name": self.name,
+            "id": self.table_id,
             "primary_key": list(self.primary_key),
             "cursor_field": list(self.cursor_field) if isinstance(self.cursor_field, tuple) else self.cursor_field,
             "fields": None if self.fields is None else [f.to_dict() for f in self.fields],
@@ -53,6 +65,11 @@ class DatabaseInfo:
     id: Optional[str]  # None: the API has no notion of databases (one implicit database)
     name: Optional[str] = None
     tables: Tuple[TableInfo, ...] = ()
+
+    @property
+    def display_name(self) -> Optional[str]:
+        """What ``{database_name}`` fills in: the name the API gives, else the id."""
+        return self.id if self.name is None else self.name
 
     def to_dict(self) -> Dict[str, Any]:
         return {"id": self.id, "name": self.name, "tables": [t.to_dict() for t in self.tables]}

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 from dbsync.config.model import FieldsEndpoint, FieldShape, ListEndpoint, SchemaEndpoint, SyncConfig, TableSpec
 from dbsync.discovery.cache import DiscoveryCache
 from dbsync.discovery.catalog import Catalog, DatabaseInfo, FieldInfo, TableInfo
-from dbsync.discovery.placeholders import fill_params, fill_path
+from dbsync.discovery.placeholders import fill_params, fill_path, name_values
 from dbsync.errors import AuthError, ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError, Where
 from dbsync.http.client import ApiClient
 from dbsync.http.paging import MISSING, find_path, iter_pages
@@ -115,7 +115,7 @@ def _discover_with(config: SyncConfig, client: ApiClient, databases: Optional[Se
                    tables: Optional[Sequence[str]], reads: KeyReads) -> Catalog:
     db_entries = _list_databases(config, client, reads)
     if databases:
-        db_entries = _select(db_entries, databases, what="database", key=lambda e: e[0])
+        db_entries = _select(db_entries, databases, what="database", key=database_keys)
     if config.tables is None:
         raise ConfigError("databases are configured but no 'tables' section says which tables to sync",
                           key="tables", source=config.source_name)
@@ -124,12 +124,13 @@ def _discover_with(config: SyncConfig, client: ApiClient, databases: Optional[Se
 
     def describe(entry: Tuple[Optional[str], Optional[str]]) -> DatabaseInfo:
         db_id, db_name = entry
-        found = _tables_of(config, client, db_id, reads)
+        found = _tables_of(config, client, db_id, reads, db_name)
         if tables:
             found = _select(found, tables, what=f"table in database '{db_id}'" if db_id else "table",
-                            key=lambda t: t.name, allow_empty=len(db_entries) > 1)
+                            key=table_keys, allow_empty=len(db_entries) > 1)
         return DatabaseInfo(id=db_id, name=db_name,
-                            tables=tuple(_with_fields(fields_ep, client, db_id, found, reads=reads)))
+                            tables=tuple(_with_fields(fields_ep, client, db_id, found, reads=reads,
+                                                      database_name=db_name)))
 
     workers = max(1, min(config.performance.concurrency, len(db_entries)))
     if workers == 1:
@@ -140,18 +141,59 @@ def _discover_with(config: SyncConfig, client: ApiClient, databases: Optional[Se
     if tables and not any(d.tables for d in described):
         raise NotFoundError(f"no table matches {', '.join(tables)} in any selected database",
                             hint="run `dbsync discover` to see the tables")
+    if fields_ep is not None and config.databases is not None and not _uses_database(fields_ep):
+        _check_global_table_ids(described)
     return Catalog(databases=tuple(described))
+
+
+def database_keys(entry: Tuple[Optional[str], Optional[str]]) -> Tuple[str, ...]:
+    """What a database is selected by (``-d``, include/exclude): its id, and its name."""
+    return tuple(dict.fromkeys(str(k) for k in entry if k is not None)) or ("None",)
+
+
+def table_keys(table: TableInfo) -> Tuple[str, ...]:
+    """What a table is selected by (``-t``, include/exclude, tables.list): its name, and its id."""
+    return tuple(dict.fromkeys((table.name, table.table_id)))
+
+
+def _keys_match(keys: Any, patterns: Sequence[str]) -> bool:
+    return any(matches(str(k), patterns) for k in (keys if isinstance(keys, tuple) else (keys,)))
 
 
 def _select(items: List[Any], patterns: Sequence[str], *, what: str, key: Any,
             allow_empty: bool = False) -> List[Any]:
+    """The items matching any pattern; ``key`` gives an item's name, or a tuple of names it
+    answers to (a name and an id)."""
     names = [key(i) for i in items]
     for pattern in patterns:
-        if not any(fnmatch.fnmatchcase(str(n), pattern) for n in names) and not allow_empty:
-            available = ", ".join(str(n) for n in names[:20]) or "none"
+        if not any(_keys_match(n, (pattern,)) for n in names) and not allow_empty:
+            shown = [f"{n[0]} ({n[1]})" if isinstance(n, tuple) and len(n) > 1 else
+                     (n[0] if isinstance(n, tuple) else n) for n in names[:20]]
+            available = ", ".join(str(n) for n in shown) or "none"
             raise NotFoundError(f"no {what} matches '{pattern}' (available: {available})",
                                 hint="run `dbsync discover` to see what exists")
-    return [i for i in items if matches(str(key(i)), patterns)]
+    return [i for i, n in zip(items, names) if _keys_match(n, patterns)]
+
+
+def _uses_database(ep: FieldsEndpoint) -> bool:
+    from dbsync.config.parse import _placeholders_in
+
+    return bool({"database", "database_name"} & _placeholders_in({"p": ep.path, "q": ep.params}))
+
+
+def _check_global_table_ids(described: Sequence[DatabaseInfo]) -> None:
+    """A fields endpoint without ``{database}`` addresses tables by their id alone: two databases
+    listing the same table id would get one table's fields for both."""
+    seen: dict = {}
+    for db in described:
+        for t in db.tables:
+            other = seen.setdefault(t.table_id, db.id)
+            if other != db.id:
+                raise ConfigError(
+                    f"table id '{t.table_id}' is in databases '{other}' and '{db.id}', but "
+                    "tables.discover.fields_endpoint does not use {database}: its ids are not global",
+                    key="tables.discover.fields_endpoint",
+                    hint="add {database} to the fields endpoint's path or params")
 
 
 # --- databases ----------------------------------------------------------------------------------
@@ -168,7 +210,8 @@ def _list_databases(config: SyncConfig, client: ApiClient,
         entries = _discover_databases(cfg.discover, client, reads or KeyReads())  # type: ignore[arg-type]
         if not entries:
             raise empty_listing("databases", cfg.discover.path, client)  # type: ignore[union-attr]
-    kept = [e for e in entries if matches(str(e[0]), cfg.include) and not matches(str(e[0]), cfg.exclude)]
+    kept = [e for e in entries if _keys_match(database_keys(e), cfg.include)
+            and not _keys_match(database_keys(e), cfg.exclude)]
     if not kept:
         raise NotFoundError(
             f"no databases to sync: {'the config lists' if cfg.listed is not None else 'the API listed'} "
@@ -222,17 +265,17 @@ def _discover_databases(ep: ListEndpoint, client: ApiClient, reads: KeyReads) ->
 
 
 def _tables_of(config: SyncConfig, client: ApiClient, database: Optional[str],
-               reads: Optional[KeyReads] = None) -> List[TableInfo]:
+               reads: Optional[KeyReads] = None, database_name: Optional[str] = None) -> List[TableInfo]:
     tcfg = config.tables
     assert tcfg is not None
     discovered: Optional[List[TableInfo]] = None
     if tcfg.discover is not None:
-        discovered = _discover_tables(tcfg.discover, client, database, reads=reads)
+        discovered = _discover_tables(tcfg.discover, client, database, reads=reads, database_name=database_name)
         if database is None and not discovered:  # no databases: this table list is the whole account
             raise empty_listing("tables", tcfg.discover.path, client)
     if tcfg.listed is not None:
         result = []
-        by_name = {t.name: t for t in discovered or []}
+        by_name = {k: t for t in discovered or [] for k in reversed(table_keys(t))}  # a name wins over an id
         for spec in tcfg.listed:
             if discovered is not None and spec.name not in by_name:
                 raise NotFoundError(
@@ -244,7 +287,8 @@ def _tables_of(config: SyncConfig, client: ApiClient, database: Optional[str],
             result.append(_overlay(by_name.get(spec.name), spec, config))
     else:
         result = list(discovered or [])
-    kept = [t for t in result if matches(t.name, tcfg.include) and not matches(t.name, tcfg.exclude)]
+    kept = [t for t in result if _keys_match(table_keys(t), tcfg.include)
+            and not _keys_match(table_keys(t), tcfg.exclude)]
     if database is None and discovered is not None and not kept:  # the whole account filtered away
         raise NotFoundError(
             f"no tables to sync: the API listed {len(discovered)}, none matched include {list(tcfg.include)} "
@@ -257,7 +301,8 @@ def _tables_of(config: SyncConfig, client: ApiClient, database: Optional[str],
 def _overlay(found: Optional[TableInfo], spec: TableSpec, config: SyncConfig) -> TableInfo:
     base = found or TableInfo(name=spec.name)
     return TableInfo(
-        name=spec.name,
+        name=base.name,
+        id=base.id,
         primary_key=spec.primary_key or base.primary_key,
         cursor_field=spec.cursor_field or base.cursor_field or config.incremental.cursor_field,
         fields=base.fields,
@@ -282,10 +327,10 @@ def _account_listing(pages: Iterator[Any], what: str, hint: str) -> Iterator[Any
 
 
 def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[str], *,
-                     reads: Optional[KeyReads] = None) -> List[TableInfo]:
+                     reads: Optional[KeyReads] = None, database_name: Optional[str] = None) -> List[TableInfo]:
     own = reads is None
     reads = reads or KeyReads()
-    values = {"database": database}
+    values = name_values(database, database_name, None, None)
     path = fill_path(ep.path, values)
     params = fill_params(dict(ep.params), values)
     where = Where(database=database, path=ep.path)
@@ -300,14 +345,23 @@ def _discover_tables(ep: SchemaEndpoint, client: ApiClient, database: Optional[s
     names = [t.name for t in tables]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ResponseFormatError(f"the schema lists table(s) {sorted(dupes)} twice", where=where)
+        ids = {n: sorted(t.table_id for t in tables if t.name == n) for n in dupes}
+        detail = "" if all(len(set(v)) == 1 for v in ids.values()) else \
+            " (ids " + "; ".join(f"{n}: {', '.join(v)}" for n, v in sorted(ids.items())) + ")"
+        raise ResponseFormatError(f"the schema lists table(s) {sorted(dupes)} twice{detail}", where=where,
+                                  hint="two tables of one name would load into one destination table")
+    table_ids = [t.table_id for t in tables]
+    dupe_ids = {i for i in table_ids if table_ids.count(i) > 1}
+    if dupe_ids:
+        raise ResponseFormatError(f"the schema lists table id(s) {sorted(dupe_ids)} twice", where=where)
     if own:
         reads.warn()
     return tables
 
 
 def _with_fields(ep: Optional[FieldsEndpoint], client: ApiClient, database: Optional[str],
-                 tables: List[TableInfo], *, reads: Optional[KeyReads] = None) -> List[TableInfo]:
+                 tables: List[TableInfo], *, reads: Optional[KeyReads] = None,
+                 database_name: Optional[str] = None) -> List[TableInfo]:
     """The selected tables, with their fields from ``tables.discover.fields_endpoint`` when one
     is configured: asked only now, after every filter, so excluded tables cost nothing."""
     if ep is None:
@@ -317,7 +371,7 @@ def _with_fields(ep: Optional[FieldsEndpoint], client: ApiClient, database: Opti
     out = []
     for t in tables:
         flagged: List[str] = []
-        fields = _fields_of(ep, client, database, t.name, reads, flagged)
+        fields = _fields_of(ep, client, database, database_name, t, reads, flagged)
         out.append(replace(t, fields=fields, primary_key=t.primary_key or tuple(flagged)))
     if own:
         reads.warn()
@@ -327,12 +381,13 @@ def _with_fields(ep: Optional[FieldsEndpoint], client: ApiClient, database: Opti
 _FIELDS_EP = "tables.discover.fields_endpoint"
 
 
-def _fields_of(ep: FieldsEndpoint, client: ApiClient, database: Optional[str], table: str,
-               reads: KeyReads, flagged: List[str]) -> Tuple[FieldInfo, ...]:
+def _fields_of(ep: FieldsEndpoint, client: ApiClient, database: Optional[str], database_name: Optional[str],
+               table_info: TableInfo, reads: KeyReads, flagged: List[str]) -> Tuple[FieldInfo, ...]:
     """A table's fields from ``tables.discover.fields_endpoint`` (one request, or its pages):
-    a list of fields, or a mapping name -> field (JSON Schema ``properties``)."""
-    values = {"database": database, "table": table}
-    where = Where(database=database, table=table, path=ep.path)
+    a list of fields, or a mapping name -> field (JSON Schema ``properties``). ``{table}`` is the
+    table's id (its name where the API has no separate id), ``{table_name}`` its name."""
+    values = name_values(database, database_name, table_info.table_id, table_info.name)
+    where = Where(database=database, table=table_info.name, path=ep.path)
     fields: List[FieldInfo] = []
     selector = fill_params(ep.data_selector, values) if ep.data_selector else "$"
     for records, page in iter_pages(client, fill_path(ep.path, values), fill_params(dict(ep.params), values),
@@ -382,6 +437,15 @@ def _parse_table(ep: SchemaEndpoint, item: Any, index: int, where: Where,
             hint="set tables.discover.table_name (a key or a dotted path; and tables_selector) to match the "
                  "schema response",
         )
+    table_id: Optional[str] = None
+    if ep.table_id is not None:
+        raw_id = reads.get(item, ep.table_id, "tables.discover.table_id")
+        if raw_id is None or isinstance(raw_id, (dict, list, bool)) or str(raw_id) == "":
+            raise ResponseFormatError(
+                f"schema entry {index} ('{name}') has no table id at '{ep.table_id}'",
+                where=where,
+                hint="set tables.discover.table_id to the key holding the id the API addresses tables by")
+        table_id = str(raw_id)
     table_where = Where(database=where.database, table=name, path=where.path)
     pk: Tuple[str, ...] = ()
     raw_pk = reads.get(item, ep.primary_key, "tables.discover.primary_key", defaults["primary_key"])
@@ -405,7 +469,7 @@ def _parse_table(ep: SchemaEndpoint, item: Any, index: int, where: Where,
                   for j, f in enumerate(raw_fields))
         fields = tuple(f for f in parsed if f is not None)
     return TableInfo(name=name, primary_key=pk or tuple(flagged), cursor_field=_discovered_cursor(cursor),
-                     fields=fields)
+                     fields=fields, id=table_id)
 
 
 def _discovered_cursor(value: Any) -> Any:

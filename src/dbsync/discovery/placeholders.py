@@ -1,4 +1,5 @@
-"""Fill ``{database}`` and ``{table}`` into paths, params and bodies.
+"""Fill ``{database}``, ``{table}`` (ids) and ``{database_name}``, ``{table_name}`` (names) into
+paths, params, bodies and resource names.
 
 Paths get the value percent-encoded (a database id with a slash or space must not change the
 path); params and bodies get it as is (requests encodes query strings itself).
@@ -39,3 +40,16 @@ def fill_name(template: str, values: Mapping[str, Optional[str]]) -> str:
 
 def as_dict(value: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     return dict(value or {})
+
+
+def name_values(database: Optional[str], database_name: Optional[str], table: Optional[str],
+                table_name: Optional[str]) -> Dict[str, Optional[str]]:
+    """The placeholder values of one (database, table): ``{database}``/``{table}`` the ids the API
+    addresses them by, ``{database_name}``/``{table_name}`` the names people know (the id when
+    the API gives no separate name)."""
+    return {
+        "database": database,
+        "database_name": database if database_name is None else database_name,
+        "table": table,
+        "table_name": table if table_name is None else table_name,
+    }

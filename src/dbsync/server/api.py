@@ -9,7 +9,8 @@ existing or not, so a limited key cannot probe which tenants exist.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Tuple
+import hashlib
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
@@ -59,12 +60,33 @@ def _json_schema_table(entry: Dict) -> Dict:
     out = {k: v for k, v in entry.items() if k != "fields"}
     out["schema"] = {"type": "object", "properties": properties,
                      "required": [f["name"] for f in entry["fields"] if not f["nullable"]]}
+
+
+def table_fields_path_part(path: str) -> Optional[str]:
+    """The table id of ``/v1/tables/{table}/fields`` (``opaque_ids``: table ids are global), else None."""
+    parts = path.split("/")
+    if len(parts) == 5 and parts[:3] == ["", "v1", "tables"] and parts[4] == "fields" and parts[3]:
+        return parts[3]
+    return None
+
+
+def opaque_id(*parts: str) -> str:
+    """A stable opaque id (8 lowercase letters and digits) for a database or a table: what APIs
+    such as NocoDB or Airtable address things by, apart from the names people give them."""
+    digest = int.from_bytes(hashlib.sha256("/".join(parts).encode("utf-8")).digest()[:8], "big")
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    out = alphabet[digest % 26]  # starts with a letter
+    digest //= 26
+    for _ in range(7):
+        out += alphabet[digest % 36]
+        digest //= 36
     return out
 
 
 def is_discovery_path(path: str) -> bool:
     """The endpoints that describe rather than hold data: they carry ETags (``etags`` setting)."""
-    return path == "/v1/databases" or fields_path_parts(path) is not None or (
+    return path == "/v1/databases" or fields_path_parts(path) is not None or \
+        table_fields_path_part(path) is not None or (
         path.startswith(_SCHEMA_PREFIX) and path.endswith(_SCHEMA_SUFFIX) and path.count("/") == 4)
 
 
@@ -135,6 +157,10 @@ class ApiHandlers:
                 raise Problem(405, f"method {method} not allowed on {path}; use GET")
             database, table = fields_path_parts(path)  # type: ignore[misc]
             return self.fields(database, table, grant)
+        elif self.settings.opaque_ids and table_fields_path_part(path) is not None:
+            if method not in ("GET", "HEAD"):
+                raise Problem(405, f"method {method} not allowed on {path}; use GET")
+            return self.table_fields(table_fields_path_part(path), grant)  # type: ignore[arg-type]
         else:
             raise Problem.not_found(f"no such endpoint: {path}")
         if method not in ("GET", "HEAD"):
@@ -144,22 +170,64 @@ class ApiHandlers:
     def databases(self, query: Mapping[str, str], grant: Optional[List[str]]) -> bytes:
         """``GET /v1/databases``: the granted databases, ordered by id, paged."""
         offset, limit = self._paging(query)
-        visible = [{"id": i, "name": n} for i, n in self.store.database_list() if grant is None or i in grant]
+        if self.settings.opaque_ids:  # the database's name is what is an id otherwise
+            visible = [{"id": opaque_id("database", i), "name": i} for i, _n in self.store.database_list()
+                       if grant is None or i in grant]
+        else:
+            visible = [{"id": i, "name": n} for i, n in self.store.database_list() if grant is None or i in grant]
         return orjson.dumps({"data": visible[offset:offset + limit], "total": len(visible),
                              "offset": offset, "limit": limit})
 
     def schema(self, database: str, grant: Optional[List[str]]) -> bytes:
         """``GET /v1/databases/{database}/schema`` (its tables' fields as JSON Schema with
         ``schema_format: json_schema``)."""
+        if self.settings.opaque_ids:
+            opaque, database = database, self._database_of(database)
+            self._check_grant(grant, database)
+            doc: Dict[str, Any] = self.store.schema(database)
+            tables = [{"id": opaque_id("table", database, t["name"]), **t} for t in doc["tables"]]
+            return orjson.dumps({**doc, "database": opaque, "tables": tables})
         self._check_grant(grant, database)
         doc = self.store.schema(database)
         if self.settings.schema_format == "json_schema":
             doc = {**doc, "tables": [_json_schema_table(t) for t in doc["tables"]]}
         return orjson.dumps(doc)
 
+    # --- opaque_ids: ids apart from names, translated here; the store (and /admin) use names
+
+    def _database_of(self, opaque: str) -> str:
+        for db_id, _name in self.store.database_list():
+            if opaque_id("database", db_id) == opaque:
+                return db_id
+        raise Problem.not_found(f"database '{opaque}' not found (this server addresses databases by id)")
+
+    def _table_of(self, database: str, opaque: str) -> str:
+        for entry in self.store.schema(database)["tables"]:
+            if opaque_id("table", database, entry["name"]) == opaque:
+                return str(entry["name"])
+        raise Problem.not_found(f"table '{opaque}' not found in database '{opaque_id('database', database)}' "
+                                f"(this server addresses tables by id)")
+
+    def table_fields(self, table: str, grant: Optional[List[str]]) -> bytes:
+        """``GET /v1/tables/{table}/fields`` (``opaque_ids``): table ids are global, no database."""
+        for db_id, _name in self.store.database_list():
+            for entry in self.store.schema(db_id)["tables"]:
+                if opaque_id("table", db_id, entry["name"]) == table:
+                    self._check_grant(grant, db_id)
+                    return orjson.dumps({"table": table, "fields": entry["fields"]})
+        raise Problem.not_found(f"table '{table}' not found")
+
     def fields(self, database: str, table: str, grant: Optional[List[str]]) -> bytes:
         """``GET /v1/databases/{database}/tables/{table}/fields``: one table's fields, as its
         schema entry lists them (for clients that describe tables one request at a time)."""
+        if self.settings.opaque_ids:
+            opaque_db, opaque_table = database, table
+            database = self._database_of(opaque_db)
+            self._check_grant(grant, database)
+            table = self._table_of(database, opaque_table)
+            for entry in self.store.schema(database)["tables"]:
+                if entry["name"] == table:
+                    return orjson.dumps({"database": opaque_db, "table": opaque_table, "fields": entry["fields"]})
         self._check_grant(grant, database)
         for entry in self.store.schema(database)["tables"]:
             if entry["name"] == table:
@@ -193,8 +261,13 @@ class ApiHandlers:
                                           f"timezone, got {created_text!r}")
         if database is None:
             database = self.store.default_database
+        elif self.settings.opaque_ids:
+            database = self._database_of(database)
         if table is None:
             table = DEFAULT_TABLE
+        elif self.settings.opaque_ids:
+            self._check_grant(grant, database)
+            table = self._table_of(database, table)
         self._check_grant(grant, database)
         body, real_total = self.store.page_and_count(database, table, offset, limit, since_us, created_us)
         if headers is not None:

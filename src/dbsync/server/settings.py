@@ -156,6 +156,12 @@ class ServerSettings:
     ``schema_format: json_schema`` serves each table of ``/v1/databases/{db}/schema`` with its
     fields as a JSON Schema object (``"schema": {"type": "object", "properties": {...},
     "required": [...]}``, as Kinto and OpenAPI describe records) instead of a ``fields`` list.
+
+    ``opaque_ids`` addresses databases and tables by opaque ids apart from their names, as
+    NocoDB, Airtable or Baserow do: the database list gives ``{"id": "<8 chars>", "name": "acme"}``,
+    schema entries ``{"id": "<8 chars>", "name": "customers", ...}``, and every ``/v1`` path and
+    ``database``/``table`` parameter takes the ids (names are 404). Table ids are global:
+    ``/v1/tables/{table}/fields`` answers without the database. ``/admin`` keeps using names.
     """
 
     seed: int = 42
@@ -179,6 +185,7 @@ class ServerSettings:
     etags: bool = True
     log_headers: Tuple[str, ...] = ()
     schema_format: str = "fields"  # or "json_schema"
+    opaque_ids: bool = False
 
     def __post_init__(self) -> None:
         if self.schema_format not in SCHEMA_FORMATS:

@@ -11,10 +11,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from dbsync.config.model import DEFAULT_PER_DATABASE_NAME, DEFAULT_UNION_NAME, SyncConfig, cursor_fields
+from dbsync.config.model import (
+    DEFAULT_PER_DATABASE_NAME,
+    DEFAULT_PER_DATABASE_NAMED,
+    DEFAULT_UNION_NAME,
+    DEFAULT_UNION_NAMED,
+    SyncConfig,
+    cursor_fields,
+)
 from dbsync.config.parse import _placeholders_in
 from dbsync.discovery.catalog import Catalog, TableInfo
-from dbsync.discovery.placeholders import fill_name, fill_params, fill_path
+from dbsync.discovery.placeholders import fill_name, fill_params, fill_path, name_values
 from dbsync.errors import ConfigError
 
 logger = logging.getLogger("dbsync.jobs")
@@ -24,7 +31,7 @@ logger = logging.getLogger("dbsync.jobs")
 class TableJob:
     resource_name: str  # unique dlt resource name (its state key)
     table_name: str  # destination table name (dlt normalizes it)
-    database: Optional[str]
+    database: Optional[str]  # the database id
     table: TableInfo
     path: str
     params: Dict[str, Any]
@@ -45,6 +52,8 @@ class TableJob:
         return tuple(k for k in self.primary_key if k != self.database_column)
 
     database_column: Optional[str] = None
+    # the database's name, when it differs from the id and names the destination tables
+    database_name: Optional[str] = None
 
     @property
     def cursor_field(self) -> Optional[str]:
@@ -53,18 +62,24 @@ class TableJob:
 
     @property
     def label(self) -> str:
-        return f"{self.database}.{self.table.name}" if self.database is not None else self.table.name
+        db = self.database_label
+        return f"{db}.{self.table.name}" if db is not None else self.table.name
+
+    @property
+    def database_label(self) -> Optional[str]:
+        """The database as people know it: the name, the id when there is none."""
+        return self.database if self.database_name is None else self.database_name
 
 
 def build_jobs(config: SyncConfig, catalog: Catalog) -> List[TableJob]:
     jobs: List[TableJob] = []
     for index, resource in enumerate(config.resources):
         endpoint = resource["endpoint"]
-        expands = "table" in _placeholders_in({k: endpoint.get(k) for k in ("path", "params", "json", "headers")})
+        expands = bool({"table", "table_name"} & _placeholders_in({k: endpoint.get(k) for k in ("path", "params", "json", "headers")}))
         if expands:
             for database in catalog.databases:
                 for table in database.tables:
-                    jobs.append(_job(config, resource, database.id, table, index))
+                    jobs.append(_job(config, resource, database.id, table, index, database.name))
         else:
             pk = _pk(resource.get("primary_key"))
             table = TableInfo(name=resource["name"], primary_key=pk, cursor_field=config.incremental.cursor_field)
@@ -93,21 +108,25 @@ def _pk(value: Any) -> Tuple[str, ...]:
 
 
 def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], table: TableInfo,
-         index: int) -> TableJob:
+         index: int, database_name: Optional[str] = None) -> TableJob:
     endpoint = resource["endpoint"]
-    values = {"database": database, "table": table.name}
+    values = name_values(database, database_name, table.table_id, table.name)
     name_template = resource["name"]
+    named = _names_by_default(config)
+    per_database_default = DEFAULT_PER_DATABASE_NAMED if named else DEFAULT_PER_DATABASE_NAME
+    union_default = DEFAULT_UNION_NAMED if named else DEFAULT_UNION_NAME
     has_placeholders = bool(_placeholders_in(name_template))
     if database is None and table.name == resource["name"]:
         resource_name = table_name = resource["name"]
     elif config.layout == "union":
         # one table per table name: a template naming the database would split them again
-        union_template = name_template if has_placeholders and "{database}" not in name_template else DEFAULT_UNION_NAME
+        union_template = name_template if has_placeholders and not (
+            {"database", "database_name"} & _placeholders_in(name_template)) else union_default
         table_name = fill_name(union_template, values)
-        resource_name = fill_name(DEFAULT_PER_DATABASE_NAME, values) if database is not None else table_name
+        resource_name = fill_name(per_database_default, values) if database is not None else table_name
     else:
         template = name_template if has_placeholders else (
-            DEFAULT_PER_DATABASE_NAME if database is not None else DEFAULT_UNION_NAME)
+            per_database_default if database is not None else union_default)
         table_name = resource_name = fill_name(template, values)
     pk = table.primary_key or _pk(resource.get("primary_key"))
     cursor = _cursor_fields(config, table, database)
@@ -128,6 +147,9 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         write_disposition=_write_disposition(resource.get("write_disposition", "append")),
         cursor_fields=cursor,
         database_column=config.database_column if config.layout == "union" and database is not None else None,
+        # shown (summary, messages) where the warehouse is named by it; else the id, as before
+        database_name=database_name if database_name is not None and database_name != database and (
+            named or "database_name" in _placeholders_in(name_template)) else None,
         response_actions=tuple(endpoint["response_actions"]) if endpoint.get("response_actions") else None,
         headers=fill_params(endpoint["headers"], values) if endpoint.get("headers") else None,
         columns=_columns(resource.get("columns"), table),
@@ -153,7 +175,7 @@ def _cursor_fields(config: SyncConfig, table: TableInfo, database: Optional[str]
     fields = cursor_fields(table.cursor_field or config.incremental.cursor_field)
     if not config.incremental.enabled or not fields:
         return ()
-    label = f"{database}.{table.name}" if database is not None else table.name
+    label = f"{database}.{table.label}" if database is not None else table.label
     if table.fields is not None:
         missing = [f for f in fields if table.field(f) is None]
         if missing:
@@ -168,6 +190,20 @@ def _cursor_fields(config: SyncConfig, table: TableInfo, database: Optional[str]
             key="incremental.params", source=config.source_name,
             hint="give the cursor as a list, e.g. cursor_field: [updated_at, created_at]")
     return fields
+
+
+def _who(job: TableJob) -> str:
+    """A job for a message: names, with the ids where they differ (``crm.customers (mhcsag29)``)."""
+    db = job.database_label
+    return f"{db}.{job.table.label}" if db is not None else job.table.label
+
+
+def _names_by_default(config: SyncConfig) -> bool:
+    """Whether default resource names use names (``{database_name}__{table_name}``) rather than ids:
+    when the tables have ids apart from their names (``tables.discover.table_id``), the API is
+    one of opaque ids, and the warehouse reads as people call things. Otherwise ids, as before
+    (a database list's display name, ``Acme Corp``, must not rename existing tables)."""
+    return config.tables is not None and config.tables.discover is not None and config.tables.discover.table_id is not None
 
 
 def _write_disposition(value: Any) -> str:
@@ -187,15 +223,16 @@ def _check_unique(config: SyncConfig, jobs: List[TableJob]) -> None:
     for job in jobs:
         other = seen_resources.get(job.resource_name)
         if other is not None:
-            raise ConfigError(f"{other.label} and {job.label} would both be resource '{job.resource_name}'",
+            raise ConfigError(f"{_who(other)} and {_who(job)} would both be resource '{job.resource_name}'",
                               key="resources", source=config.source_name,
                               hint="give the resources distinct names, e.g. with {database} and {table}")
         seen_resources[job.resource_name] = job
         normalized = naming.normalize_path(job.table_name)
         other = seen_tables.get(normalized)
-        if other is not None and not (config.layout == "union" and other.table.name == job.table.name):
+        if other is not None and not (config.layout == "union" and other.table.name == job.table.name
+                                      and other.database != job.database):
             raise ConfigError(
-                f"{other.label} and {job.label} would both load into table '{normalized}'",
+                f"{_who(other)} and {_who(job)} would both load into table '{normalized}'",
                 key="resources", source=config.source_name,
                 hint="use layout: union, rename with a name template, or exclude one of them",
             )

@@ -35,6 +35,19 @@ class TableReport:
     error: Optional[DbsyncError] = None
     started: Optional[float] = None
     finished: bool = False
+    database_name: Optional[str] = None  # set when the API names the database apart from its id
+    table_id: Optional[str] = None  # set when the API addresses the table by an id apart from its name
+
+    @property
+    def source(self) -> str:
+        """The table as people know it, with the API's ids where they differ:
+        ``crm.customers (p2ofizxd.mhcsag29)``."""
+        db = self.database if self.database_name is None else self.database_name
+        name = f"{db}.{self.table}" if db else self.table
+        if self.database_name is None and self.table_id is None:
+            return name
+        ids = f"{self.database}.{self.table_id or self.table}" if self.database else str(self.table_id)
+        return f"{name} ({ids})"
 
     @property
     def status(self) -> str:

@@ -98,7 +98,9 @@ class SyncSession:
                 reader.pool = self.pool
             self.readers[job.resource_name] = reader
             self.scheduler.add_reader(reader)
-            self.report.add(TableReport(job.resource_name, job.table_name, job.database, job.table.name))
+            self.report.add(TableReport(job.resource_name, job.table_name, job.database, job.table.name,
+                                        database_name=job.database_name,
+                                        table_id=job.table.id if job.table.table_id != job.table.name else None))
 
     def _load_cursors(self) -> None:
         """Read every table's cursor from dlt state before the first request (runs in extract)."""
