@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -196,4 +196,6 @@ def test_kinto_readme(tmp_path):
                         value = json.loads(value)
                     elif isinstance(value, datetime):
                         sent = datetime.fromisoformat(sent)
+                    elif isinstance(value, date):  # format: date in the collection's JSON schema
+                        sent = date.fromisoformat(sent)
                     assert value == sent, f"{table} {k} {name}: {value!r} vs {sent!r}"

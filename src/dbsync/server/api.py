@@ -60,6 +60,7 @@ def _json_schema_table(entry: Dict) -> Dict:
     out = {k: v for k, v in entry.items() if k != "fields"}
     out["schema"] = {"type": "object", "properties": properties,
                      "required": [f["name"] for f in entry["fields"] if not f["nullable"]]}
+    return out
 
 
 def table_fields_path_part(path: str) -> Optional[str]:
@@ -186,9 +187,10 @@ class ApiHandlers:
             self._check_grant(grant, database)
             doc: Dict[str, Any] = self.store.schema(database)
             tables = [{"id": opaque_id("table", database, t["name"]), **t} for t in doc["tables"]]
-            return orjson.dumps({**doc, "database": opaque, "tables": tables})
-        self._check_grant(grant, database)
-        doc = self.store.schema(database)
+            doc = {**doc, "database": opaque, "tables": tables}
+        else:
+            self._check_grant(grant, database)
+            doc = self.store.schema(database)
         if self.settings.schema_format == "json_schema":
             doc = {**doc, "tables": [_json_schema_table(t) for t in doc["tables"]]}
         return orjson.dumps(doc)

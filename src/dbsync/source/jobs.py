@@ -176,8 +176,13 @@ def _cursor_fields(config: SyncConfig, table: TableInfo, database: Optional[str]
     if not config.incremental.enabled or not fields:
         return ()
     label = f"{database}.{table.label}" if database is not None else table.label
+    # a cursor the config names is kept even where the schema lacks it: schemas often describe
+    # the user's fields only, while the server adds its own (Kinto's last_modified, Parse's
+    # updatedAt). Should the records lack it too, the first run (read without the filter) saves
+    # no cursor and the summary counts the rows without a cursor value: never a silent filter.
+    configured = set(cursor_fields(config.incremental.cursor_field))
     if table.fields is not None:
-        missing = [f for f in fields if table.field(f) is None]
+        missing = [f for f in fields if table.field(f) is None and f not in configured]
         if missing:
             fields = tuple(f for f in fields if f not in missing)
             logger.warning("%s: no cursor field %s in its schema; %s", label, ", ".join(f"'{m}'" for m in missing),
