@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
+import requests
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from dbsync.config import parse_config
@@ -51,20 +53,27 @@ def create_database(postgres_server, name: str) -> str:
     return postgres_server.dsn.rsplit("/", 1)[0] + "/" + name
 
 
-def start_parse(folder: Path, database_uri: str, name: str = "parse") -> ServerProcess:
+def start_parse(folder: Path, database_uri: str, name: str = "parse", master_key: str = MASTER_KEY) -> ServerProcess:
     port = free_port()
-    args = [*parse_server_command(), "--appId", APP_ID, "--masterKey", MASTER_KEY, "--databaseURI", database_uri,
+    args = [*parse_server_command(), "--appId", APP_ID, "--masterKey", master_key, "--databaseURI", database_uri,
             "--host", "127.0.0.1", "--port", str(port), "--mountPath", "/parse",
             "--serverURL", f"http://127.0.0.1:{port}/parse"]
     process = ServerProcess(name, args, workdir=folder, env={"PARSE_SERVER_LOGS_FOLDER": str(folder / "logs")})
-    return process.start(port, "/parse/health", timeout=60)
+    process.start(port, "/parse/health", timeout=60)
+    deadline = time.monotonic() + 60
+    while requests.get(process.base_url + "/parse/health", timeout=5).json().get("status") != "ok":
+        if time.monotonic() > deadline:  # "initialized"/"starting" until the database is connected
+            process.stop()
+            raise RuntimeError(f"parse-server did not become healthy: {process.log_tail()}")
+        time.sleep(0.2)
+    return process
 
 
 class ParseApp:
-    def __init__(self, process: ServerProcess, ids: Dict[str, List[str]], sample: Any):
+    def __init__(self, process: ServerProcess, ids: Dict[str, List[str]], sample: Any, master_key: str = MASTER_KEY):
         self.process = process
         self.ids = ids
-        self.api = sample.Parse(self.base_url, APP_ID, MASTER_KEY)
+        self.api = sample.Parse(self.base_url, APP_ID, master_key)
 
     @property
     def base_url(self) -> str:
@@ -222,13 +231,14 @@ def test_incremental_sync_after_changes(parse, env, workspace, recorder):
     assert customers[added]["name"] == "Grace" and customers[added]["last_order"] is None
 
     # nothing changed: one record request per class (the objects at the cursor come back and are
-    # dropped) and the /schemas request; nothing loaded
+    # dropped) and /schemas revalidated by its ETag (304); nothing loaded
     recorder.clear()
     third = workspace.sync(cfg, dataset="parse")
     assert third.ok and third.report.rows == 0
     sent = recorder.at(parse.process.base_url)
     assert sorted(r.path for r in sent) == ["/parse/classes/Customer", "/parse/classes/Order",
                                             "/parse/classes/Product", "/parse/schemas"]
+    assert [r.headers.get("If-None-Match", "")[:3] for r in sent if r.path == "/parse/schemas"] == ['W/"']
     for class_name in ("Product", "Customer"):
         assert_class_equals_parse(workspace, parse, class_name)
 
