@@ -199,3 +199,25 @@ def test_kinto_readme(tmp_path):
                     elif isinstance(value, date):  # format: date in the collection's JSON schema
                         sent = date.fromisoformat(sent)
                     assert value == sent, f"{table} {k} {name}: {value!r} vs {sent!r}"
+
+
+def test_parse_readme(tmp_path, postgres_server, monkeypatch):
+    from test_parse import CLASSES, ParseApp, assert_class_equals_parse, create_database, parse_server_command, start_parse
+
+    parse_server_command()
+    uri = create_database(postgres_server, "parse_readme_" + datetime.now().strftime("%H%M%S%f"))
+    monkeypatch.setenv("PARSE_DATABASE_URI", uri)
+    folder = tmp_path / "checkout"
+    done = run_readme("parse", folder, "PARSE_PORT")
+    first, second = upserted(done.stdout)
+    assert first == 250 + 50 + 25 and second == 0
+    # the README stopped its server: start Parse again on the same database to read the objects
+    process = start_parse(tmp_path, uri, name="parse-check", master_key="a-long-master-key")
+    try:
+        parse = ParseApp(process, {}, load_example_module("parse/sample_data.py"), master_key="a-long-master-key")
+        dest = FileWorkspace(folder / "parse-warehouse.duckdb")
+        assert dest.tables("parse") == ["customer", "order", "product"]
+        for class_name in CLASSES:
+            assert_class_equals_parse(dest, parse, class_name)
+    finally:
+        process.stop()
