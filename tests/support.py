@@ -277,3 +277,40 @@ def assert_destination_equals_source(destination: Any, server: Any, databases: O
         assert not strangers, f"{dest_table}: rows of databases that were not compared: {strangers}"
     assert compared_tables or missing_ok, "nothing was compared: no database or table selected"
     return compared_rows
+
+
+def count_worker_pages(monkeypatch: Any, min_rows: int) -> List[str]:
+    """Send every table of at least ``min_rows`` rows through the page-converting worker
+    processes, at once (no warm-up), and return the list that collects the label of every page
+    they convert: a test asserts it is not empty, so the fast path really ran."""
+    from dbsync.source import offset_reader, page_worker
+
+    monkeypatch.setattr(offset_reader, "POOL_MIN_ROWS", min_rows)
+    monkeypatch.setattr(page_worker, "WARM_UP_SECONDS", 0.0)
+    calls: List[str] = []
+    original = page_worker.ParsePool.convert
+
+    def counting(self: Any, spec: Any, job: Any, body: Any) -> Any:
+        calls.append(job.label)
+        return original(self, spec, job, body)
+
+    monkeypatch.setattr(page_worker.ParsePool, "convert", counting)
+    return calls
+
+
+def config_error_line(config: Dict[str, Any], source_name: str = "dbsync.yaml") -> str:
+    """The one-line ConfigError a config gets, checked for what every config error must be: one
+    line, naming the file, and the config dict left as it was."""
+    import pytest
+
+    from dbsync.config import parse_config
+    from dbsync.errors import ConfigError
+
+    before = copy.deepcopy(config)
+    with pytest.raises(ConfigError) as info:
+        parse_config(config, source_name=source_name)
+    message = info.value.one_line()
+    assert config == before, "parse_config changed the config dict in place"
+    assert "\n" not in message
+    assert message.startswith(f"{source_name}: "), message
+    return message

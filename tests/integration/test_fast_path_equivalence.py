@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dbsync.server import ServerSettings
-from dbsync.source import offset_reader
-from support import assert_same_rows, field_types, reference_config
+from support import assert_same_rows, count_worker_pages, field_types, reference_config
 
 ROWS = 12_000
 
@@ -29,18 +28,7 @@ def sync(workspace, server, *, processes, concurrency, dataset):
 
 
 def test_worker_processes_and_a_sequential_run_load_identical_data(server, workspace, monkeypatch):
-    monkeypatch.setattr(offset_reader, "POOL_MIN_ROWS", 1_000)  # every table here takes the fast path
-    from dbsync.source import page_worker
-
-    monkeypatch.setattr(page_worker, "WARM_UP_SECONDS", 0.0)
-    calls = []
-    original = page_worker.ParsePool.convert
-
-    def counting(self, spec, job, body):
-        calls.append(job.label)
-        return original(self, spec, job, body)
-
-    monkeypatch.setattr(page_worker.ParsePool, "convert", counting)
+    calls = count_worker_pages(monkeypatch, 1_000)  # every table here takes the fast path
     fast = sync(workspace, server, processes=2, concurrency=8, dataset="fast")
     assert len(calls) > 20, "pages must really have gone through the worker processes"
     calls.clear()

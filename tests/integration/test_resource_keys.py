@@ -9,7 +9,7 @@ import logging
 from decimal import Decimal
 
 from dbsync.server.settings import ServerSettings
-from support import assert_destination_equals_source, original_config, reference_config
+from support import assert_destination_equals_source, count_worker_pages, original_config, reference_config
 
 
 def _resource_requests(server):
@@ -101,18 +101,7 @@ def test_columns_hints_override_discovered_types_and_never_round(reference_serve
 def test_columns_hints_and_headers_reach_the_worker_processes(server_factory, api_key, workspace, monkeypatch):
     """Big tables have their pages converted in worker processes: the hints and the headers go
     there too (the same types, values and headers as in-thread)."""
-    from dbsync.source import offset_reader, page_worker
-
-    monkeypatch.setattr(offset_reader, "POOL_MIN_ROWS", 1_000)
-    monkeypatch.setattr(page_worker, "WARM_UP_SECONDS", 0.0)
-    calls = []
-    original = page_worker.ParsePool.convert
-
-    def counting(self, spec, job, body):
-        calls.append(job.label)
-        return original(self, spec, job, body)
-
-    monkeypatch.setattr(page_worker.ParsePool, "convert", counting)
+    calls = count_worker_pages(monkeypatch, 1_000)
     server = server_factory(ServerSettings(seed=11, databases=1, tables_per_database=1, default_table_rows=3000,
                                            log_headers=("x-table",)))
     config = original_config(server.base_url)

@@ -14,8 +14,7 @@ from decimal import Decimal
 import pytest
 
 from dbsync.server import ServerSettings
-from dbsync.source import offset_reader, page_worker
-from support import assert_destination_equals_source, reference_config
+from support import assert_destination_equals_source, count_worker_pages, reference_config
 
 ROWS = 400
 WRAPPED = ("last_seen", "owner", "settings_text", "seen_on", "amount", "flag", "visits", "spot")
@@ -92,16 +91,7 @@ def expected(record):
 
 @pytest.mark.parametrize("processes", [0, 2], ids=["in-thread", "worker-processes"])
 def test_wrapped_values_and_other_servers_type_names_land_typed(server, workspace, monkeypatch, processes):
-    monkeypatch.setattr(offset_reader, "POOL_MIN_ROWS", 100)
-    monkeypatch.setattr(page_worker, "WARM_UP_SECONDS", 0.0)
-    calls = []
-    original = page_worker.ParsePool.convert
-
-    def counting(self, spec, job, body):
-        calls.append(job.label)
-        return original(self, spec, job, body)
-
-    monkeypatch.setattr(page_worker.ParsePool, "convert", counting)
+    calls = count_worker_pages(monkeypatch, 100)
     result = workspace.sync(config_for(server, processes), tables=["customers"])
     assert result.ok
     assert (len(calls) > 0) == (processes > 0), calls
