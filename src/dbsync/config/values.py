@@ -11,15 +11,29 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
+from dbsync.config.context import _check_keys, _did_you_mean, _mapping, _str
 from dbsync.config.model import ValueRule
+
+# dlt's data types that a type mapping may name
+DLT_DATA_TYPES = (
+    "text",
+    "double",
+    "bool",
+    "timestamp",
+    "bigint",
+    "binary",
+    "json",
+    "decimal",
+    "wei",
+    "date",
+    "time",
+)
 
 RULE_KEYS = ("type", "value", "parse_json")
 
 
 def parse_types(ctx: Any, value: Any) -> Tuple[Dict[str, str], Dict[str, ValueRule]]:
     """``types:`` -> (API type name -> dlt type, API type name -> value rule); names lower-cased."""
-    from dbsync.config.parse import DLT_DATA_TYPES, _did_you_mean, _mapping
-
     section = _mapping(ctx, "types", value)
     types: Dict[str, str] = {}
     rules: Dict[str, ValueRule] = {}
@@ -41,8 +55,6 @@ def parse_types(ctx: Any, value: Any) -> Tuple[Dict[str, str], Dict[str, ValueRu
 
 def parse_fields(ctx: Any, value: Any) -> Dict[str, ValueRule]:
     """``fields:`` -> "field" or "table.field" -> value rule."""
-    from dbsync.config.parse import _mapping
-
     section = _mapping(ctx, "fields", value)
     rules: Dict[str, ValueRule] = {}
     for name, entry in section.items():
@@ -59,8 +71,6 @@ def parse_fields(ctx: Any, value: Any) -> Dict[str, ValueRule]:
 
 
 def parse_rule(ctx: Any, key: str, entry: Dict[str, Any]) -> ValueRule:
-    from dbsync.config.parse import DLT_DATA_TYPES, _check_keys, _did_you_mean, _str
-
     _check_keys(ctx, key, entry, RULE_KEYS)
     dlt_type = entry.get("type")
     if dlt_type is not None and dlt_type not in DLT_DATA_TYPES:

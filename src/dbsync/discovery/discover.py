@@ -176,7 +176,7 @@ def _select(items: List[Any], patterns: Sequence[str], *, what: str, key: Any,
 
 
 def _uses_database(ep: FieldsEndpoint) -> bool:
-    from dbsync.config.parse import _placeholders_in
+    from dbsync.config.placeholders import _placeholders_in
 
     return bool({"database", "database_name"} & _placeholders_in({"p": ep.path, "q": ep.params}))
 

@@ -19,7 +19,7 @@ from dbsync.config.model import (
     SyncConfig,
     cursor_fields,
 )
-from dbsync.config.parse import _placeholders_in
+from dbsync.config.placeholders import _placeholders_in
 from dbsync.discovery.catalog import Catalog, TableInfo
 from dbsync.discovery.placeholders import fill_name, fill_params, fill_path, name_values
 from dbsync.errors import ConfigError

@@ -1,0 +1,158 @@
+"""The sections that tune a sync: ``incremental``, ``deletes``, ``retries``, ``performance``, ``pipeline``.
+
+Each reads into its own settings dataclass (dbsync.config.model) with the defaults there; a cursor
+field (a name, or a list compared as the first non-empty value) is read here for ``incremental``
+and for ``tables.list[].cursor_field`` alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Optional
+
+from dbsync.config.context import _check_keys, _Ctx, _mapping, _number, _str, _str_list
+from dbsync.config.model import (
+    CURSOR_PLACEHOLDERS,
+    DeleteSettings,
+    IncrementalSettings,
+    PerformanceSettings,
+    PipelineSettings,
+    RetrySettings,
+)
+from dbsync.config.placeholders import _placeholders_in
+
+
+def _parse_incremental(ctx: _Ctx, value: Any) -> IncrementalSettings:
+    if value is False:
+        return IncrementalSettings(enabled=False)
+    section = _mapping(ctx, "incremental", value)
+    allowed = ("enabled", "cursor_field", "param", "params", "initial_value", "lag", "value_format")
+    _check_keys(ctx, "incremental", section, allowed)
+    fmt = section.get("value_format", "iso")
+    if fmt not in ("iso", "epoch_seconds", "epoch_millis"):
+        raise ctx.error("incremental.value_format", f"must be iso, epoch_seconds or epoch_millis, got {fmt!r}")
+    if "param" in section and "params" in section:
+        raise ctx.error("incremental", "give either 'param' (one query parameter) or 'params' (templates), not both")
+    param: Optional[str] = _str(ctx, "incremental.param", section.get("param", "updated_since"))
+    if "params" in section:
+        params = _parse_cursor_params(ctx, section["params"])
+        param = next((k for k, v in params.items() if v == "{cursor}" and "{" not in k), None)
+    else:
+        params = {param: "{cursor}"}
+    return IncrementalSettings(
+        enabled=bool(section.get("enabled", True)),
+        cursor_field=_cursor_field(ctx, "incremental.cursor_field", section.get("cursor_field")),
+        param=param,
+        params=params,
+        initial_value=None if section.get("initial_value") is None else str(section["initial_value"]),
+        lag_seconds=_number(ctx, "incremental.lag", section.get("lag", 0)),
+        value_format=fmt,
+    )
+
+
+_INDEXED_CURSOR_FIELD = re.compile(r"cursor_field\[(\d+)\]")
+
+
+def _cursor_field(ctx: _Ctx, key: str, value: Any) -> Any:
+    """A cursor field: a name, or a list of names compared as the first non-empty value."""
+    if value is None or isinstance(value, str):
+        return _str(ctx, key, value, allow_none=True)
+    names = _str_list(ctx, key, value)
+    if not names:
+        raise ctx.error(key, "must name at least one field")
+    if len(set(names)) != len(names):
+        raise ctx.error(key, f"names a field twice: {list(names)}")
+    return names[0] if len(names) == 1 else names
+
+
+def _parse_cursor_params(ctx: _Ctx, value: Any) -> Dict[str, str]:
+    """``incremental.params``: query parameter templates; one of them must carry ``{cursor}``,
+    else the filter would never move on."""
+    params = _mapping(ctx, "incremental.params", value)
+    if not params:
+        raise ctx.error("incremental.params", "must hold at least one query parameter, e.g. {updated_since: '{cursor}'}")
+    out: Dict[str, str] = {}
+    for name, template in params.items():
+        key = f"incremental.params.{name}"
+        if isinstance(template, bool) or not isinstance(template, (str, int, float)):
+            raise ctx.error(key, f"must be a string template like \"{{cursor}}\", got {template!r}")
+        for ph in _placeholders_in([str(name), str(template)]):
+            if ph not in CURSOR_PLACEHOLDERS and not _INDEXED_CURSOR_FIELD.fullmatch(ph):
+                raise ctx.error(key, f"unknown placeholder '{{{ph}}}': only {{cursor}}, {{cursor_field}} and "
+                                     "{cursor_field[N]} (the N-th cursor field, from 0) are filled in")
+        out[str(name)] = str(template)
+    if not any("cursor" in _placeholders_in(t) for t in out.values()):
+        raise ctx.error("incremental.params", "no parameter uses {cursor}: the filter would never move on",
+                        hint="e.g. params: {filter: \"updated >= '{cursor}'\"}")
+    return out
+
+
+def _parse_deletes(ctx: _Ctx, value: Any) -> DeleteSettings:
+    if value is False:
+        return DeleteSettings(mode="ignore")
+    section = _mapping(ctx, "deletes", value)
+    _check_keys(ctx, "deletes", section, ("field", "value", "mode"))
+    mode = section.get("mode", "delete")
+    if mode not in ("delete", "mark", "ignore"):
+        raise ctx.error("deletes.mode", f"must be delete, mark or ignore, got {mode!r}")
+    return DeleteSettings(
+        field=_str(ctx, "deletes.field", section.get("field", "deleted")),
+        value=section.get("value", True),
+        mode=mode,
+    )
+
+
+def _parse_retries(ctx: _Ctx, value: Any) -> RetrySettings:
+    section = _mapping(ctx, "retries", value)
+    allowed = ("attempts", "max_total_wait", "backoff_base", "backoff_max", "retry_statuses", "timeout")
+    _check_keys(ctx, "retries", section, allowed)
+    d = RetrySettings()
+    statuses = section.get("retry_statuses", d.retry_statuses)
+    if not isinstance(statuses, (list, tuple)) or not all(isinstance(s, int) and 400 <= s <= 599 for s in statuses):
+        raise ctx.error("retries.retry_statuses", f"must be a list of HTTP status codes, got {statuses!r}")
+    return RetrySettings(
+        attempts=_number(ctx, "retries.attempts", section.get("attempts", d.attempts), minimum=1, integer=True),
+        max_total_wait=_number(ctx, "retries.max_total_wait", section.get("max_total_wait", d.max_total_wait)),
+        backoff_base=_number(ctx, "retries.backoff_base", section.get("backoff_base", d.backoff_base)),
+        backoff_max=_number(ctx, "retries.backoff_max", section.get("backoff_max", d.backoff_max)),
+        retry_statuses=tuple(statuses),
+        timeout=_number(ctx, "retries.timeout", section.get("timeout", d.timeout), minimum=0.001),
+    )
+
+
+def _parse_performance(ctx: _Ctx, value: Any) -> PerformanceSettings:
+    section = _mapping(ctx, "performance", value)
+    _check_keys(ctx, "performance", section, ("concurrency", "prefetch_pages", "batch_rows", "duckdb_memory_limit",
+                                              "processes"))
+    d = PerformanceSettings()
+    concurrency = _number(ctx, "performance.concurrency", section.get("concurrency", d.concurrency), minimum=1, integer=True)
+    return PerformanceSettings(
+        concurrency=concurrency,
+        prefetch_pages=max(concurrency, _number(ctx, "performance.prefetch_pages", section.get("prefetch_pages", d.prefetch_pages), minimum=1, integer=True)),
+        batch_rows=_number(ctx, "performance.batch_rows", section.get("batch_rows", d.batch_rows), minimum=1, integer=True),
+        duckdb_memory_limit=_memory_size(ctx, "performance.duckdb_memory_limit",
+                                         section.get("duckdb_memory_limit", d.duckdb_memory_limit)),
+        processes=None if section.get("processes") is None else _number(
+            ctx, "performance.processes", section["processes"], minimum=0, integer=True),
+    )
+
+
+def _memory_size(ctx: _Ctx, key: str, value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.match(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", value, re.I):
+        raise ctx.error(key, f"must be a size like '256MB' or '2GB' (or null), got {value!r}")
+    return value.strip()
+
+
+def _parse_pipeline(ctx: _Ctx, value: Any) -> PipelineSettings:
+    section = _mapping(ctx, "pipeline", value)
+    _check_keys(ctx, "pipeline", section, ("name", "dataset", "destination"))
+    name = _str(ctx, "pipeline.name", section.get("name", "dbsync"))
+    if not re.match(r"^[A-Za-z0-9_.-]+$", name):
+        raise ctx.error("pipeline.name", f"may only hold letters, digits, '_', '-', '.', got {name!r}")
+    return PipelineSettings(
+        name=name,
+        dataset=_str(ctx, "pipeline.dataset", section.get("dataset"), allow_none=True),
+        destination=_str(ctx, "pipeline.destination", section.get("destination", "duckdb")),
+    )
