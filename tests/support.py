@@ -218,6 +218,7 @@ def assert_destination_equals_source(destination: Any, server: Any, databases: O
                                      deleted_field: str = "deleted", key: str = "id",
                                      table_name: Optional[Callable[[str, str], str]] = None,
                                      types: Optional[Mapping[str, str]] = None, missing_ok: bool = False,
+                                     history: bool = False,
                                      unchecked: Optional[Mapping[Tuple[str, str, Any], Iterable[str]]] = None) -> int:
     """The destination holds exactly the reference server's data for the synced tables, by key
     and values: every live source row present with every declared field equal, no extra rows, no
@@ -231,7 +232,8 @@ def assert_destination_equals_source(destination: Any, server: Any, databases: O
     overrides declared API types per field (a config without discovery: types inferred).
     ``missing_ok``: a table absent from the destination is skipped (a run that failed a table
     writes nothing of it); otherwise it is an error. ``unchecked`` maps (db, table, key) to fields
-    whose values are deliberately not compared. Returns the number of source rows compared;
+    whose values are deliberately not compared. ``history``: history tables, compared by their
+    current versions (``_dbsync_valid_to`` NULL). Returns the number of source rows compared;
     comparing nothing at all is an error (a check that cannot fail)."""
     if layout not in ("per_database", "union"):
         raise ValueError(f"layout must be per_database or union, not {layout!r}")
@@ -257,6 +259,8 @@ def assert_destination_equals_source(destination: Any, server: Any, databases: O
                 dest_rows = [r for r in union_rows[dest_table] if r["_dbsync_database"] == db]
             else:
                 dest_rows = target.rows(dest_table, order_by=key)
+            if history:
+                dest_rows = [r for r in dest_rows if r["_dbsync_valid_to"] is None]
             field_map = dict(field_types(schema, table))
             field_map.update(types or {})
             source = server.records(db, table, include_deleted=deletes == "mark")

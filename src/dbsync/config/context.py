@@ -62,6 +62,13 @@ def _number(ctx: _Ctx, key: str, value: Any, *, minimum: float = 0, integer: boo
     return int(value) if integer else float(value)
 
 
+def _bool(ctx: _Ctx, key: str, value: Any) -> Any:
+    """true/false (None passes: the key was not given)."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise ctx.error(key, f"must be true or false, got {value!r}")
+
+
 def _str_list(ctx: _Ctx, key: str, value: Any) -> Tuple[str, ...]:
     if isinstance(value, str):
         value = [value]

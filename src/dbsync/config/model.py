@@ -105,6 +105,7 @@ class TableSpec:
     name: str
     primary_key: Optional[Tuple[str, ...]] = None
     cursor_field: Optional[CursorField] = None
+    history: Optional[bool] = None  # None: the top-level ``history`` setting
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,7 @@ class SyncConfig:
     type_rules: Mapping[str, ValueRule] = field(default_factory=dict)  # API type name -> value rule
     field_rules: Mapping[str, ValueRule] = field(default_factory=dict)  # "field"/"table.field" -> rule
     layout: TLayout = "per_database"
+    history: bool = False  # keep every version of a row (dlt scd2); tables.list[].history overrides
     database_column: str = "_dbsync_database"
     retries: RetrySettings = field(default_factory=RetrySettings)
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)

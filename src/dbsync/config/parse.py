@@ -17,7 +17,7 @@ import copy
 from typing import Any, Dict, Mapping, Optional
 
 from dbsync.config.client import _parse_client
-from dbsync.config.context import _Ctx, _did_you_mean, _str
+from dbsync.config.context import _bool, _Ctx, _did_you_mean, _str
 from dbsync.config.discovery import parse_discovery
 from dbsync.config.model import SyncConfig
 from dbsync.config.placeholders import _check_placeholders
@@ -41,6 +41,7 @@ DBSYNC_KEYS = (
     "types",
     "fields",
     "layout",
+    "history",
     "database_column",
     "retries",
     "performance",
@@ -97,17 +98,23 @@ def parse_config(
         raise ctx.error("layout", f"must be 'per_database' or 'union', got {layout!r}")
     database_column = _str(ctx, "database_column", cfg.get("database_column", "_dbsync_database"))
     types, type_rules = parse_types(ctx, cfg.get("types", {}))
+    deletes = _parse_deletes(ctx, cfg.get("deletes", {}))
+    history = bool(_bool(ctx, "history", cfg.get("history", False)))
+    if deletes.mode == "mark" and (history or any(s.history for s in (tables.listed if tables and tables.listed else ()))):
+        raise ctx.error("history", "cannot be combined with deletes.mode: mark (a history table closes the "
+                                   "version of a deleted row instead); use deletes.mode: delete")
 
     return SyncConfig(
         rest_api=rest_api,
         databases=databases,
         tables=tables,
         incremental=_parse_incremental(ctx, cfg.get("incremental", {})),
-        deletes=_parse_deletes(ctx, cfg.get("deletes", {})),
+        deletes=deletes,
         types=types,
         type_rules=type_rules,
         field_rules=parse_fields(ctx, cfg.get("fields", {})),
         layout=layout,
+        history=history,
         database_column=database_column,
         retries=_parse_retries(ctx, cfg.get("retries", {})),
         performance=_parse_performance(ctx, cfg.get("performance", {})),

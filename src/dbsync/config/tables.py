@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from dbsync.config.context import _check_keys, _Ctx, _mapping, _str, _str_list, _validate_paginator
+from dbsync.config.context import _bool, _check_keys, _Ctx, _mapping, _str, _str_list, _validate_paginator
 from dbsync.config.model import (
     DatabasesConfig,
     FieldsEndpoint,
@@ -86,12 +86,13 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
             if isinstance(item, str):
                 item = {"name": item}
             item = _mapping(ctx, k, item)
-            _check_keys(ctx, k, item, ("name", "primary_key", "cursor_field"))
+            _check_keys(ctx, k, item, ("name", "primary_key", "cursor_field", "history"))
             out.append(
                 TableSpec(
                     name=_str(ctx, f"{k}.name", item.get("name")),
                     primary_key=_parse_pk(ctx, f"{k}.primary_key", item.get("primary_key")),
                     cursor_field=_cursor_field(ctx, f"{k}.cursor_field", item.get("cursor_field")),
+                    history=_bool(ctx, f"{k}.history", item.get("history")),
                 )
             )
         specs = tuple(out)

@@ -52,6 +52,7 @@ class TableJob:
         return tuple(k for k in self.primary_key if k != self.database_column)
 
     database_column: Optional[str] = None
+    history: bool = False  # every version of a row (dlt scd2 merge), see dbsync.source.history
     # the database's name, when it differs from the id and names the destination tables
     database_name: Optional[str] = None
 
@@ -132,6 +133,18 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
     cursor = _cursor_fields(config, table, database)
     if config.layout == "union" and database is not None and pk:
         pk = (config.database_column,) + tuple(pk)
+    write_disposition = _write_disposition(resource.get("write_disposition", "append"))
+    history = _history(config, table)
+    if history:
+        who = f"{database_name or database}.{table.label}" if database is not None else table.label
+        if not pk:
+            raise ConfigError(f"history of {who} needs a primary key to tell the versions of a row apart",
+                              key="history", source=config.source_name,
+                              hint="give tables.list[].primary_key, or turn history off for this table")
+        if write_disposition != "merge":
+            raise ConfigError(f"history of {who} needs write_disposition: merge, got {write_disposition}",
+                              key="history", source=config.source_name,
+                              hint="set write_disposition: merge on the resource")
     return TableJob(
         resource_name=resource_name,
         table_name=table_name,
@@ -144,8 +157,9 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         data_selector=endpoint.get("data_selector"),
         paginator=endpoint.get("paginator", config.client.get("paginator")),
         primary_key=tuple(pk),
-        write_disposition=_write_disposition(resource.get("write_disposition", "append")),
+        write_disposition=write_disposition,
         cursor_fields=cursor,
+        history=history,
         database_column=config.database_column if config.layout == "union" and database is not None else None,
         # shown (summary, messages) where the warehouse is named by it; else the id, as before
         database_name=database_name if database_name is not None and database_name != database and (
@@ -154,6 +168,14 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         headers=fill_params(endpoint["headers"], values) if endpoint.get("headers") else None,
         columns=_columns(resource.get("columns"), table),
     )
+
+
+def _history(config: SyncConfig, table: TableInfo) -> bool:
+    """``tables.list[].history`` for the table, else the top-level ``history``."""
+    for spec in (config.tables.listed if config.tables is not None and config.tables.listed else ()):
+        if spec.name == table.name and spec.history is not None:
+            return spec.history
+    return config.history
 
 
 def _columns(hints: Optional[Dict[str, Dict[str, Any]]], table: TableInfo) -> Optional[Dict[str, Dict[str, Any]]]:

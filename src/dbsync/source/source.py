@@ -35,6 +35,7 @@ from dbsync.source.unwrap import rules_for_table
 from dbsync.errors import DataError, DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
+from dbsync.source import history
 from dbsync.source.incremental import (CursorState, advance, compare_cursors, format_cursor, in_cursor_order,
                                       lower, request_params, settle_cursor)
 from dbsync.source.jobs import TableJob, build_jobs
@@ -205,6 +206,8 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                     yield from _tombstone_batches(job, tombstones, first=not side_table_started)
                     side_table_started = True
                 if table.num_rows:
+                    if job.history:
+                        table = history.with_row_version(table, exclude=(session.config.deletes.field,))
                     last_stamp = max(time.time_ns() // 1000, last_stamp + 1)
                     table = _with_synced_at(table, last_stamp)
                     pending.append(table)
@@ -419,6 +422,13 @@ def _resource(session: SyncSession, job: TableJob) -> Any:
     converter = session.converters[job.resource_name]
     hints = converter.column_hints()
     write_disposition: Any = job.write_disposition
+    if job.history:
+        deletes = session.config.deletes
+        write_disposition = history.write_disposition(job.primary_key,
+                                                      deletes.field if deletes.mode == "delete" else None)
+        # scd2 keeps every version: no dedup by fetch time, and deletes close versions (history.py)
+        hints = {name: {k: v for k, v in hint.items() if k not in ("hard_delete", "dedup_sort")}
+                 for name, hint in hints.items()}
     return dlt.resource(
         _table_generator(session, job),
         name=job.resource_name,
