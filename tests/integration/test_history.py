@@ -94,3 +94,19 @@ def test_history_per_table_setting_and_errors(server, workspace):
     with pytest.raises(ConfigError, match="deletes.mode: mark"):
         parse_config(reference_config(server.base_url, history=True, deletes={"mode": "mark"}),
                      resolve_secrets=False)
+
+
+def test_history_per_table_overrides_the_default(server, workspace):
+    config = reference_config(server.base_url)
+    config["tables"]["list"] = [{"name": "orders", "history": True}, {"name": "customers"}]
+    assert workspace.sync(config).ok
+    server.update("acme", "customers", 5, {"email": None})
+    server.update("acme", "orders", 5, {"quantity": 555})
+    assert workspace.sync(config).ok
+    assert "_dbsync_valid_to" in workspace.columns("acme__orders")
+    assert "_dbsync_valid_to" not in workspace.columns("acme__customers")
+    assert [r["quantity"] for r in workspace.rows("acme__orders", order_by="_dbsync_valid_from")
+            if r["id"] == 5][-1] == 555
+    assert len([r for r in workspace.rows("acme__orders") if r["id"] == 5]) == 2
+    assert assert_destination_equals_source(workspace, server, tables=["customers"]) > 0
+    assert assert_destination_equals_source(workspace, server, tables=["orders"], history=True) > 0
