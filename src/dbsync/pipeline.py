@@ -305,8 +305,7 @@ def run_sync(
             source = with_source_name(source, source_name)
         try:
             info = _run(pipeline, source, full_refresh=full_refresh)
-            if cfg.deletes.mode == "mark":
-                mark_deleted_rows(pipeline, session)
+            after_load(pipeline, session)
             save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name, loaded=True)
         finally:
             session.close()
@@ -367,6 +366,36 @@ def _missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str) -> Set
         logger.debug("could not list the destination's tables: %s", exc)
         return set()
     return missing
+
+
+def after_load(pipeline: Any, session: Any) -> None:
+    """What dbsync does in the destination after each load: mark deleted rows (``deletes:
+    mark``), leave one open version per key in history tables. Both idempotent, so a run
+    stopped between the load and this step is repaired by the next one."""
+    if session.config.deletes.mode == "mark":
+        mark_deleted_rows(pipeline, session)
+    settle_history(pipeline, session)
+
+
+def settle_history(pipeline: Any, session: Any) -> None:
+    """History tables: one open version per key (see :func:`dbsync.source.history.settle_versions`)."""
+    from dbsync.source.convert import SYNCED_AT
+    from dbsync.source.history import settle_versions
+
+    jobs = [j for j in session.jobs if getattr(j, "history", False) and j.primary_key]
+    if not jobs or not pipeline.default_schema_name:
+        return
+    schema = pipeline.default_schema
+    naming = schema.naming
+    with pipeline.sql_client() as client:
+        q = client.escape_column_name
+        for job in jobs:
+            table = naming.normalize_path(job.table_name)
+            if table not in schema.tables:
+                continue
+            settle_versions(client, client.make_qualified_table_name(table),
+                            [q(naming.normalize_identifier(k)) for k in job.primary_key],
+                            q(naming.normalize_identifier(SYNCED_AT)))
 
 
 def mark_deleted_rows(pipeline: Any, session: Any) -> None:

@@ -110,3 +110,32 @@ def test_history_per_table_overrides_the_default(server, workspace):
     assert len([r for r in workspace.rows("acme__orders") if r["id"] == 5]) == 2
     assert assert_destination_equals_source(workspace, server, tables=["customers"]) > 0
     assert assert_destination_equals_source(workspace, server, tables=["orders"], history=True) > 0
+
+
+def test_a_key_loaded_twice_in_one_run_keeps_one_open_version(server, workspace):
+    """dlt's scd2 keeps every staged row: a row that changed while a run read it (two versions in
+    one load) would leave two open versions. After each load dbsync keeps the newest open: here
+    the destination is given the duplicates such a load leaves (one from the same load, one from
+    a later load over an earlier version), and the next run settles them."""
+    import duckdb
+
+    config = reference_config(server.base_url, history=True)
+    config["tables"]["list"] = [{"name": "orders"}]
+    assert workspace.sync(config, databases=["acme"]).ok
+    table = 'synced."acme__orders"'
+    with duckdb.connect(str(workspace.duckdb)) as con:
+        # id 7: a second open version from the same load, fetched later (the newer value)
+        con.execute(f"INSERT INTO {table} SELECT * REPLACE (quantity + 500 AS quantity, "
+                    f"_dbsync_synced_at + INTERVAL 1 SECOND AS _dbsync_synced_at, "
+                    f"_dbsync_row_version + 1 AS _dbsync_row_version) FROM {table} WHERE id = 7")
+        # id 8: an open version from a later load while the earlier one is still open
+        con.execute(f"INSERT INTO {table} SELECT * REPLACE (quantity + 800 AS quantity, "
+                    f"_dbsync_valid_from + INTERVAL 1 HOUR AS _dbsync_valid_from, "
+                    f"_dbsync_row_version + 1 AS _dbsync_row_version) FROM {table} WHERE id = 8")
+    before = {r["id"]: r for r in server.records("acme", "orders")}
+    assert workspace.sync(config, databases=["acme"]).ok  # a run with no changes still settles
+    versions = versions_by_key(workspace.rows("acme__orders", order_by="id, _dbsync_valid_from"), lambda r: r["id"])
+    assert all(sum(v["_dbsync_valid_to"] is None for v in vs) == 1 for vs in versions.values())
+    assert [v["quantity"] for v in versions[7]] == [before[7]["quantity"] + 500], "the duplicate of one load: gone"
+    assert [v["quantity"] for v in versions[8]] == [before[8]["quantity"], before[8]["quantity"] + 800]
+    assert versions[8][0]["_dbsync_valid_to"] == versions[8][1]["_dbsync_valid_from"]

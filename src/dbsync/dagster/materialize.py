@@ -52,7 +52,7 @@ def materialize_partition(context: AssetExecutionContext, dlt: Any, target: Sync
         default_pipelines_dir,
         loader_file_format,
         make_pipeline,
-        mark_deleted_rows,
+        after_load,
         pipeline_lock,
         quiet_dlt_defaults,
     )
@@ -82,8 +82,7 @@ def materialize_partition(context: AssetExecutionContext, dlt: Any, target: Sync
                     context.log.info(f"{database}: another partition created the same tables; loading again")
                     time.sleep(random.uniform(0.1, 0.5) * attempt)
                     continue
-                if cfg.deletes.mode == "mark":
-                    mark_deleted_rows(pipeline, session)
+                after_load(pipeline, session)
                 break
             finally:
                 session.close()

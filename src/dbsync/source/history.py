@@ -65,3 +65,24 @@ def with_row_version(table: pa.Table, exclude: Sequence[str]) -> pa.Table:
     versions = [int.from_bytes(hashlib.blake2b(row.encode(), digest_size=8).digest(), "little", signed=True)
                 for row in joined.to_pylist()]
     return table.append_column(pa.field(ROW_VERSION, pa.int64(), nullable=False), pa.array(versions, pa.int64()))
+
+
+def settle_versions(client: Any, qualified_table: str, keys: Sequence[str], synced_at: str) -> None:
+    """Leave one open version per key after a load. dlt's scd2 does not deduplicate its staging
+    table: a row that changed while the run read it arrives twice in one load (two row versions),
+    and both would stay open. Of a key's open versions the newest (latest valid-from, then the
+    latest fetch) stays open; an older one from an earlier load is closed where the newest
+    begins; a duplicate from the same load is removed (it was never seen between two runs).
+    ``keys``, ``synced_at``: escaped column names. Idempotent."""
+    same_key = " AND ".join(f"n.{k} = t.{k}" for k in keys)
+    valid_from, valid_to = _quoted(VALID_FROM), _quoted(VALID_TO)
+    open_newer = (f"SELECT 1 FROM {qualified_table} AS n WHERE {same_key} AND n.{valid_to} IS NULL AND "
+                  f"(n.{valid_from} > t.{valid_from} OR (n.{valid_from} = t.{valid_from} AND "
+                  f"n.{synced_at} > t.{synced_at}))")
+    client.execute_sql(
+        f"DELETE FROM {qualified_table} AS t WHERE t.{valid_to} IS NULL AND EXISTS (SELECT 1 FROM "
+        f"{qualified_table} AS n WHERE {same_key} AND n.{valid_to} IS NULL AND n.{valid_from} = t.{valid_from} "
+        f"AND n.{synced_at} > t.{synced_at})")
+    client.execute_sql(
+        f"UPDATE {qualified_table} AS t SET {valid_to} = (SELECT MAX(n.{valid_from}) FROM {qualified_table} AS n "
+        f"WHERE {same_key} AND n.{valid_to} IS NULL) WHERE t.{valid_to} IS NULL AND EXISTS ({open_newer})")
