@@ -230,3 +230,23 @@ def test_a_total_that_is_too_high_neither_hangs_nor_fails(serve, workspace, kind
     # request per page of the announced total
     needed = math.ceil(rows / (limit - 1)) + 1
     assert len(resource_requests(server)) <= needed + 8 + 1
+
+
+@pytest.mark.parametrize("limit, words", [(50, "100 records came back for a page of at most 50"),
+                                          (100, "returned the same rows as offset 0")],
+                         ids=["more-than-the-limit", "same-rows-at-every-offset"])
+def test_an_api_that_ignores_the_paging_parameters_fails_the_table(server_factory, workspace, monkeypatch,
+                                                                   limit, words):
+    """The config names paging parameters the API does not know (json-server pages by _start and
+    _limit, not offset and limit): every page is then the same rows, or all of them, and paging
+    would never end. The table fails at once, naming the parameters; the others load."""
+    server = server_factory(ServerSettings(seed=4, databases=1, tables_per_database=2, rows_per_table=400))
+    monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", server.api_key)
+    config = reference_config(server.base_url)
+    config["resources"][0]["endpoint"]["paginator"] = {"type": "offset", "limit": limit, "offset_param": "start",
+                                                       "limit_param": "size", "total_path": "total"}
+    result = workspace.sync(config)
+    assert not result.ok and result.exit_code() == 8
+    errors = [t.error.one_line() for t in result.failed]
+    assert len(errors) == 2 and all(words in e and "'start' and 'size'" in e for e in errors), errors
+    assert len(server.requests()) < 20, "it stopped at once instead of paging on"

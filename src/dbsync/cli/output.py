@@ -52,8 +52,8 @@ def summary_footer(result: SyncResult) -> List[str]:
         for warning in table.warnings:
             lines.append(f"[yellow]warning[/yellow] {escape(warning)}")
     for failed in rep.failed:
-        lines.append(f"[red]failed[/red] {failed.error.one_line() if failed.error else failed.table}")
-    lines.extend(f"[yellow]warning[/yellow] {w}" for w in cursor_warnings(result))
+        lines.append(f"[red]failed[/red] {escape(failed.error.one_line() if failed.error else failed.table)}")
+    lines.extend(f"[yellow]warning[/yellow] {escape(w)}" for w in cursor_warnings(result))  # [a, b]: not markup
     return lines
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from typing_extensions import Annotated
 
 from dbsync.cli.common import (
@@ -97,7 +98,7 @@ def _run(config: Optional[str], databases: Optional[str], tables: Optional[str],
     if partitions is not None:
         for part in partitions.partitions:
             if part.error is not None:
-                console.print(f"[red]failed[/red] partition {part.database}: {part.error.one_line()}")
+                console.print(f"[red]failed[/red] partition {escape(str(part.database))}: {escape(part.error.one_line())}")
         if not partitions.partitions:
             console.print(f"no databases in shard {parsed_shard}" if parsed_shard else "no databases selected")
     if code:

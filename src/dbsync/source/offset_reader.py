@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Optional, Sequence, Set, Tuple, Union
 
 from dbsync.config.paging import TotalSource
-from dbsync.errors import DataError
+from dbsync.errors import DataError, ResponseFormatError
 from dbsync.http.client import ApiClient
 from dbsync.config.model import cursor_fields
 from dbsync.source.completeness import PagingTally, header_total
@@ -209,6 +209,31 @@ class OffsetReader(Reader):
 
     # -- fetching (worker thread) ----------------------------------------------------------------
     def fetch(self, request: PageRequest) -> PageResult:
+        result = self._fetch(request)
+        self._check_paging_honoured(request, result)
+        return result
+
+    def _check_paging_honoured(self, request: PageRequest, result: PageResult) -> None:
+        """An API that ignores the paging parameters (other names than the config's
+        ``offset_param``/``limit_param``) answers every offset with the same rows, or with all of
+        them: paging on would never end. More records than the page asked for, or the very rows
+        of the first page at a later offset, fail the table at once, saying why."""
+        limit = request.limit or self.limit
+        where = self.processor.at(request.label)
+        hint = (f"check that this API pages by '{self.offset_param}' and '{self.limit_param}' (the paginator's "
+                "offset_param and limit_param), or use the paginator it documents")
+        if result.raw_count > limit:
+            self.stopped = True
+            raise ResponseFormatError(f"{result.raw_count} records came back for a page of at most {limit}: the API "
+                                      "ignores the paging parameters", where=where, hint=hint)
+        first = self.edges.get(self.start)
+        if (request.fill is None and request.offset not in (None, self.start) and first is not None
+                and result.raw_count == limit and result.last_key is not None and result.last_key == first[1]):
+            self.stopped = True
+            raise ResponseFormatError(f"offset {request.offset} returned the same rows as offset {self.start}: the "
+                                      "API ignores the offset parameter", where=where, hint=hint)
+
+    def _fetch(self, request: PageRequest) -> PageResult:
         drop_first = request.fill is None and self.overlap and request.offset != self.start
         pool = self.pool if self.pool is not None and self._worth_a_process and self.pool.ready else None
         if pool is None:
