@@ -72,6 +72,8 @@ INVALID = [
     ("paginator-type", with_(ORIG, "resources.0.endpoint.paginator.type", "offst"), "resources[0].endpoint.paginator", "offst"),
     ("paginator-missing-limit", with_(ORIG, "resources.0.endpoint.paginator", {"type": "offset"}), "resources[0].endpoint.paginator", "limit"),
     ("endpoint-typo", with_(ORIG, "resources.0.endpoint.data_selectr", "data"), "resources[0].endpoint.data_selectr", "did you mean 'data_selector'"),
+    ("defaults-typo", with_(ORIG, "resource_defaults.primary_kye", "id"), "resource_defaults.primary_kye", "did you mean 'primary_key'"),
+    ("paginator-key-typo", with_(ORIG, "resources.0.endpoint.paginator.limit_parm", "_limit"), "resources[0].endpoint.paginator.limit_parm", "did you mean 'limit_param'"),
     ("resource-typo", with_(ORIG, "resources.0.primary_ky", "id"), "resources[0].primary_ky", "did you mean 'primary_key'"),
     ("write-disposition", with_(ORIG, "resources.0.write_disposition", "mrge"), "resources[0].write_disposition", "mrge"),
     ("unknown-placeholder", with_(REF, "resources.0.endpoint.params.table", "{tabel}"), "resources[0]", "{tabel}"),

@@ -20,8 +20,9 @@ is taken out before dlt validates or builds the paginator.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, List, Mapping, Optional, Sequence
 
 from dbsync.errors import ConfigError
 
@@ -85,7 +86,25 @@ def validate_paginator(error: ErrorFactory, key: str, paginator: Any, *, allow_t
         create_paginator(without_total(paginator))
     except Exception as exc:  # dlt raises ValueError/TypeError with a usable message
         text = " ".join(str(exc).split())
+        misspelt = re.search(r"unexpected keyword argument '([^']+)'", text)
+        if misspelt and isinstance(paginator, Mapping):  # a key the paginator class does not take
+            allowed = _paginator_keys(paginator)
+            raise error(f"{key}.{misspelt.group(1)}", "unknown key" + _did_you_mean(misspelt.group(1), allowed)
+                        + (f" (this paginator takes: {', '.join(allowed)})" if allowed else "")) from None
         raise error(key, f"invalid paginator: {text[:300]}") from None
+
+
+def _paginator_keys(paginator: Mapping[str, Any]) -> List[str]:
+    """The keys a paginator config may hold: its type, and its class's constructor arguments."""
+    import inspect
+
+    from dlt.sources.rest_api.config_setup import PAGINATOR_MAP
+
+    cls = PAGINATOR_MAP.get(str(paginator.get("type")))
+    if cls is None:
+        return []
+    names = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]
+    return ["type", *names]
 
 
 def _validate_total(error: ErrorFactory, key: str, paginator: Mapping[str, Any], allow_total: bool) -> None:

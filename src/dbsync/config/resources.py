@@ -27,6 +27,7 @@ def _parse_resources(
         raise ctx.error("resources", "must be a non-empty list of resources")
     out: List[Dict[str, Any]] = []
     names = set()
+    _check_keys(ctx, "resource_defaults", defaults, _resource_keys())  # a typo there is named there
     for i, item in enumerate(value):
         key = f"resources[{i}]"
         if isinstance(item, str):
