@@ -299,24 +299,24 @@ class TableConverter:
                 good.append(None)
                 bad.append(v if isinstance(v, str) else _as_json_text(v))
         count = sum(b is not None for b in bad)
-        key = f"variant:{plan.name}"
-        with self._lock:
-            first = key not in self._announced
-            self._announced.add(key)
-        if first:
+        if self._first_time(f"variant:{plan.name}"):
             logger.warning("%s: %d value(s) of field '%s' do not fit its type %s; kept as text in column '%s'",
                            self._at(page).describe(), count, plan.name, plan.dlt_type, plan.name + VARIANT_SUFFIX)
         relaxed = ColumnPlan(plan.name, plan.dlt_type, plan.arrow_type, None, plan.precision, plan.scale)
         return _fast_array(relaxed, good), pa.array(bad, pa.string())
 
-    def _keep_not_unwrapped(self, plan: ColumnPlan, variant: Optional[pa.Array], originals: List[Optional[str]],
-                            reasons: Mapping[str, int], page: str) -> pa.Array:
-        """Values a rule could not unwrap: kept as text in the variant column, with a warning."""
-        key = f"unwrap:{plan.name}"
+    def _first_time(self, key: str) -> bool:
+        """Whether ``key`` (a warning about one field) is met for the first time: each is said once
+        per run, whichever thread converts the page."""
         with self._lock:
             first = key not in self._announced
             self._announced.add(key)
-        if first:
+        return first
+
+    def _keep_not_unwrapped(self, plan: ColumnPlan, variant: Optional[pa.Array], originals: List[Optional[str]],
+                            reasons: Mapping[str, int], page: str) -> pa.Array:
+        """Values a rule could not unwrap: kept as text in the variant column, with a warning."""
+        if self._first_time(f"unwrap:{plan.name}"):
             logger.warning("%s: %d value(s) of field '%s' do not unwrap by its rule (%s); kept as text in column '%s'",
                            self._at(page).describe(), sum(reasons.values()), plan.name,
                            ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())), plan.name + VARIANT_SUFFIX)
