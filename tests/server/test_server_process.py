@@ -103,6 +103,7 @@ def test_cli_starts_and_stops_on_signal(sig):
     (["--error-rate", "2"], "error_rate"),
     (["--retry-after-format", "soon"], "retry_after_format"),
     (["--api-key", "k="], "lists no database"),
+    (["--latency-ms", "-5"], "latency_ms"),
 ])
 def test_cli_refuses_bad_options(args, message):
     result = subprocess.run([sys.executable, "-m", "dbsync.server", "--port", "0", *args],

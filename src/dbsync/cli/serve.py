@@ -33,7 +33,7 @@ def build_settings(
     rate_limit_burst: Optional[int] = None, retry_after_format: Optional[str] = None,
     error_rate: Optional[float] = None, drop_rate: Optional[float] = None, truncate_rate: Optional[float] = None,
     slow_rate: Optional[float] = None, slow_seconds: Optional[float] = None, fault_seed: Optional[int] = None,
-    unknown_keys_empty: Optional[bool] = None,
+    unknown_keys_empty: Optional[bool] = None, latency_ms: Optional[float] = None,
 ):
     """Server settings from options: the JSON settings (or the defaults) with every given option on top."""
     import json
@@ -44,7 +44,7 @@ def build_settings(
     faults = dict(data.pop("faults", None) or {})
     for name, value in (("seed", seed), ("databases", databases), ("tables_per_database", tables),
                         ("rows_per_table", rows), ("default_table_rows", default_rows), ("admin_key", admin_key),
-                        ("unknown_keys_empty", unknown_keys_empty)):
+                        ("unknown_keys_empty", unknown_keys_empty), ("latency_ms", latency_ms)):
         if value is not None:
             data[name] = value
     if api_key:
@@ -94,6 +94,9 @@ def serve(
     slow_seconds: Annotated[Optional[float], typer.Option(help="Delay of slow requests.", show_default="1")] = None,
     fault_seed: Annotated[Optional[int], typer.Option(
         help="Seed of the fault RNG (faults are drawn in request order).", show_default="0")] = None,
+    latency_ms: Annotated[Optional[float], typer.Option(
+        help="Answer every API request this many milliseconds after it arrived (a network's round trip; "
+             "concurrent requests wait side by side).", show_default="0")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level (debug, info, warning, error).")] = "warning",
     settings_json: Annotated[Optional[str], typer.Option(
         hidden=True, help="Full ServerSettings as JSON (used by the process-mode handle); options override it.")]
@@ -111,7 +114,7 @@ def serve(
             default_rows=default_rows, api_key=api_key, admin_key=admin_key, rate_limit=rate_limit,
             rate_limit_burst=rate_limit_burst, retry_after_format=retry_after_format, error_rate=error_rate,
             drop_rate=drop_rate, truncate_rate=truncate_rate, slow_rate=slow_rate, slow_seconds=slow_seconds,
-            fault_seed=fault_seed, unknown_keys_empty=unknown_keys_empty,
+            fault_seed=fault_seed, unknown_keys_empty=unknown_keys_empty, latency_ms=latency_ms,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -6,6 +6,8 @@ serve well over 100,000 rows per second. Handlers live in :mod:`dbsync.server.ap
 :mod:`dbsync.server.admin`; this module adds what applies around them:
 
 * faults (:mod:`dbsync.server.faults`) decided on arrival, before any ``await``;
+* ``latency_ms``: every answer but ``/health``'s and ``/admin``'s starts that much later (an
+  ``asyncio.sleep``, so concurrent requests wait side by side);
 * the per-key rate limit and its ``RateLimit-*`` headers on every ``/v1`` answer;
 * JSON errors that never contain the API key (unless ``echo_key_in_errors`` asks for it);
 * ``ETag``/``If-None-Match`` (304) on the discovery endpoints (:mod:`dbsync.server.conditional`);
@@ -60,9 +62,15 @@ class ReferenceApp:
         if path == "/admin" or path.startswith("/admin/"):
             await self._admin(scope, receive, send)
         elif path == TOKEN_PATH:
-            await self._token(receive, send)
+            await self._token(receive, self._with_latency(send))
         else:
             await self._api(scope, send)
+
+    def _with_latency(self, send: Send) -> Send:
+        """``send``, or with ``latency_ms`` set, one that waits that long before the answer
+        starts (an ``asyncio.sleep``: the event loop answers other requests meanwhile)."""
+        delay = self.state.settings.latency_ms / 1000.0
+        return _after_delay(delay, send) if delay > 0 else send
 
     # ------------------------------------------------------------------ /v1, /health, anything else
 
@@ -80,8 +88,13 @@ class ReferenceApp:
         fault = decision.kind if decision else None
         headers: Headers = []
         status: Optional[int]
+        raw_send = send
+        if path != "/health":
+            send = self._with_latency(send)
         if decision is not None and decision.kind == "drop":
-            self._drop(send)
+            if send is not raw_send:
+                await wait_at_least(state.settings.latency_ms / 1000.0)
+            self._drop(raw_send)  # needs uvicorn's own send (its transport)
             status = None
         elif decision is not None and decision.kind == "html":
             # what a misconfigured proxy or a maintenance page sends: 200, but not the API's JSON
@@ -220,6 +233,31 @@ class ReferenceApp:
             logger.exception("unexpected error answering admin %s %s", scope["method"], scope["path"])
             status, out = 500, error_body("internal_error", f"internal error: {type(exc).__name__}: {exc}")
         await self._send(send, status, out, [])
+
+
+def _after_delay(delay: float, send: Send) -> Send:
+    """Wrap ``send`` so that the first message (the response start) waits ``delay`` seconds."""
+    waited = False
+
+    async def delayed(message: Dict[str, Any]) -> None:
+        nonlocal waited
+        if not waited:
+            waited = True
+            await wait_at_least(delay)
+        await send(message)
+
+    return delayed
+
+
+async def wait_at_least(seconds: float) -> None:
+    """``asyncio.sleep`` that never ends early (the event loop's timers may fire a little
+    before their time, and a server promising a latency must not answer sooner)."""
+    deadline = time.perf_counter() + seconds
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return
+        await asyncio.sleep(left)
 
 
 def _logged_headers(headers: Headers, names: Tuple[str, ...]) -> Optional[Dict[str, str]]:

@@ -157,6 +157,12 @@ class ServerSettings:
     fields as a JSON Schema object (``"schema": {"type": "object", "properties": {...},
     "required": [...]}``, as Kinto and OpenAPI describe records) instead of a ``fields`` list.
 
+    ``latency_ms`` answers every API request (``/v1``, ``/oauth/token``; never ``/health`` or
+    ``/admin``) that many milliseconds after it arrived, as a real API across a network does. The
+    delay is an ``asyncio.sleep`` on the server's event loop: concurrent requests wait side by
+    side, so a client with N requests in flight gets N answers per delay. Faults and the rate
+    limit are decided on arrival, before the delay.
+
     ``opaque_ids`` addresses databases and tables by opaque ids apart from their names, as
     NocoDB, Airtable or Baserow do: the database list gives ``{"id": "<8 chars>", "name": "acme"}``,
     schema entries ``{"id": "<8 chars>", "name": "customers", ...}``, and every ``/v1`` path and
@@ -186,8 +192,12 @@ class ServerSettings:
     log_headers: Tuple[str, ...] = ()
     schema_format: str = "fields"  # or "json_schema"
     opaque_ids: bool = False
+    latency_ms: float = 0.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.latency_ms, bool) or not isinstance(self.latency_ms, (int, float)) \
+                or math.isnan(self.latency_ms) or not 0 <= self.latency_ms <= 600_000:
+            raise ValueError(f"latency_ms must be a number of milliseconds from 0 to 600000, got {self.latency_ms!r}")
         if self.schema_format not in SCHEMA_FORMATS:
             raise ValueError(f"schema_format must be one of {SCHEMA_FORMATS}, got {self.schema_format!r}")
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
