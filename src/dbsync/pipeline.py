@@ -299,6 +299,7 @@ def run_sync(
         if not full_refresh:
             session.fresh_resources = tables_to_reload(pipeline, session.jobs, source_name or source.name,
                                                        previous.get("fingerprint"))
+            _plan_first_loads(pipeline, session, source_name or source.name, previous.get("fingerprint"))
         if source_name:
             from dbsync.partition import with_source_name
 
@@ -318,6 +319,14 @@ def run_sync(
         seconds=time.time() - started,
         load_ids=list(getattr(info, "loads_ids", []) or []),
     )
+
+
+def _plan_first_loads(pipeline: Any, session: Any, source_name: str, fingerprint: Any) -> None:
+    """Tables not in the destination yet are appended while no key comes twice (first_load)."""
+    from dbsync.source.first_load import missing_tables, plan_first_loads
+
+    missing = missing_tables(pipeline, session.jobs, source_name, fingerprint)
+    session.first_loads = plan_first_loads(session.jobs, missing, session.config.deletes) if missing else {}
 
 
 def tables_to_reload(pipeline: Any, jobs: Sequence[Any], source_name: str,

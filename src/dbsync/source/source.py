@@ -78,6 +78,9 @@ class SyncSession:
         # resources whose saved cursor is ignored this run: their table is missing from the
         # destination (deleted, a new file), so they are read in full (set by run_sync)
         self.fresh_resources: Set[str] = set()
+        # resources whose table is not in the destination yet: appended, not merged, while no
+        # key comes twice (dbsync.source.first_load; set by run_sync)
+        self.first_loads: Dict[str, Any] = {}
         self._open = len(jobs)
         self._lock = threading.Lock()
         type_map = resolve_type_map(config.types)
@@ -229,9 +232,9 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                     session.progress(report)
                 if pending_rows >= batch_rows:
                     pending_rows = 0
-                    yield _batch(converter, pending)  # empties `pending` before suspending here
+                    yield _batch(converter, pending, session.first_loads.get(job.resource_name))  # empties `pending`
             if pending:
-                yield _batch(converter, pending)
+                yield _batch(converter, pending, session.first_loads.get(job.resource_name))
             warning = reader.check_complete()  # raises when rows the API announced are missing
             if warning:
                 report.warnings.append(warning)
@@ -398,8 +401,9 @@ def _relax_destination(job: TableJob, columns: Any) -> None:
                        job.table_name, type(exc).__name__)
 
 
-def _batch(converter: TableConverter, tables: List[pa.Table]) -> Any:
-    """One Arrow table for dlt, carrying hints for newly inferred JSON columns if there are any.
+def _batch(converter: TableConverter, tables: List[pa.Table], first_load: Any = None) -> Any:
+    """One Arrow table for dlt, carrying hints for newly inferred JSON columns if there are any
+    (and the write disposition of a table's first load: dbsync.source.first_load).
 
     ``tables`` is emptied: the generator stays suspended at its ``yield`` until dlt comes back
     to it (after every other table's turn), and a list still holding the pages would keep one
@@ -407,6 +411,12 @@ def _batch(converter: TableConverter, tables: List[pa.Table]) -> Any:
     table = _concat(tables)
     tables.clear()
     hints = converter.take_new_hints()
+    if first_load is not None:
+        table, disposition, merge_hints = first_load.prepare(table)
+        columns = dict(hints or {})
+        for name, hint in merge_hints.items():
+            columns[name] = {**columns.get(name, {}), **hint}
+        return dlt.mark.with_hints(table, dlt.mark.make_hints(write_disposition=disposition, columns=columns))
     if hints:
         return dlt.mark.with_hints(table, dlt.mark.make_hints(columns=hints))
     return table
