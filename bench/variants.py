@@ -1,6 +1,6 @@
 """The contenders of bench/bench_sync.py, each run in its own process (so peak memory is its own).
 
-    python bench/variants.py baseline --base-url URL --workdir DIR [--page-size 100]
+    python bench/variants.py baseline --base-url URL --workdir DIR [--page-size 100] [--max-offset N]
     python bench/variants.py dbsync   --base-url URL --workdir DIR [--page-size 1000] [--databases ...]
     python bench/variants.py ceiling  --base-url URL --workdir DIR [--page-size 1000] [--tables db.table ...]
 
@@ -32,7 +32,10 @@ def baseline(args: argparse.Namespace) -> int:
         "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
         "resources": [{"name": "database_resource",
                        "endpoint": {"path": "/v1/resource", "data_selector": "data",
-                                    "paginator": {"type": "offset", "limit": args.page_size}}}],
+                                    "paginator": {"type": "offset", "limit": args.page_size,
+                                                  # only the first rows (the latency scenario:
+                                                  # the whole table would take many minutes)
+                                                  **({"maximum_offset": args.max_offset} if args.max_offset else {})}}}],
     })
     pipeline = dlt.pipeline("bench_baseline", destination=dlt.destinations.duckdb(os.path.join(args.workdir, "baseline.duckdb")),
                             dataset_name="rest_api_data", pipelines_dir=os.path.join(args.workdir, "pipelines"))
@@ -106,6 +109,7 @@ def main() -> None:
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=0)
+    parser.add_argument("--max-offset", type=int, default=0, help="baseline: read only the first N rows")
     parser.add_argument("--databases", nargs="*", default=[])
     parser.add_argument("--tables", nargs="*", default=[])
     args = parser.parse_args()
