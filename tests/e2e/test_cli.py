@@ -20,14 +20,14 @@ from support import INFERRED_ORDERS, assert_destination_equals_source, original_
 COMMANDS = ["run", "check", "discover", "status", "serve", "demo"]
 
 
-def dbsync(*args, env=None, cwd=None, timeout=240):
+def dbsync(*args, env=None, cwd=None, timeout=240, python_args=()):
     full_env = dict(os.environ, RUNTIME__DLTHUB_TELEMETRY="false")
     for key, value in (env or {}).items():
         if value is None:
             full_env.pop(key, None)
         else:
             full_env[key] = value
-    return subprocess.run([sys.executable, "-m", "dbsync", *args], env=full_env, cwd=cwd,
+    return subprocess.run([sys.executable, *python_args, "-m", "dbsync", *args], env=full_env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 
