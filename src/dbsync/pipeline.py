@@ -286,7 +286,7 @@ def run_sync(
     name = pipeline_name or cfg.pipeline.name
     pdir = pipelines_dir or default_pipelines_dir()
     started = time.time()
-    with pipeline_lock(pdir, name), tuned_runtime():
+    with pipeline_lock(pdir, name), tuned_runtime(destination or cfg.pipeline.destination):
         pipeline = make_pipeline(cfg, destination=destination, dataset=dataset, pipeline_name=name,
                                  pipelines_dir=pdir)
         previous = load_run_info(pdir, name)

@@ -8,12 +8,13 @@ chosen by measurement (bench/bench_sync.py, issue 5) and are applied only while 
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 
 @contextmanager
-def tuned_runtime() -> Iterator[None]:
+def tuned_runtime(destination: Optional[str] = None) -> Iterator[None]:
     """Python and allocator settings that keep a long sync fast and its memory flat.
 
     - Fewer garbage-collector passes: every page parsed from JSON allocates tens of thousands of
@@ -24,6 +25,9 @@ def tuned_runtime() -> Iterator[None]:
     - Memory that does not creep: with 8 threads glibc hands out up to 8 malloc arenas per core
       and fragments them, and Arrow's mimalloc pool keeps freed pages; at 1,000,000 rows that
       grew the process by ~250 MB. Two arenas and Arrow's system pool keep it flat.
+
+    - No SQLAlchemy import for the load's closing message (:func:`dlt_urls_without_sqlalchemy`;
+      ``destination``: the destination's name, as given).
 
     The garbage-collector settings come back afterwards; the allocator choices stay (they only
     affect new allocations).
@@ -36,7 +40,8 @@ def tuned_runtime() -> Iterator[None]:
     gc.freeze()
     gc.set_threshold(20_000, 50, 1_000)
     try:
-        yield
+        with dlt_urls_without_sqlalchemy(destination):
+            yield
     finally:
         gc.set_threshold(*previous)
         gc.unfreeze()
@@ -94,33 +99,49 @@ def _use_system_arrow_pool() -> None:
         pass
 
 
-COMMAND_PROCESS = False  # set by the dbsync command's entry point: this process runs one command and ends
 _SQLALCHEMY_COMPAT = "dlt.common.libs.sql_alchemy_compat"
+_url_lock = threading.Lock()
+_url_users = 0
 
 
-def urls_without_sqlalchemy(destination: Optional[str]) -> bool:
-    """Let dlt render credentials with its own URL class instead of importing SQLAlchemy.
+@contextmanager
+def dlt_urls_without_sqlalchemy(destination: Optional[str]) -> Iterator[None]:
+    """While a sync runs, dlt renders credentials with its own URL class, not SQLAlchemy's.
 
     At the end of every load dlt prints its destination (``Load.get_step_info`` ->
     ``str(credentials)``), which renders the credentials as an SQLAlchemy URL: where SQLAlchemy
     is installed (the dagster extra brings it) that import is 0.16 s of every run, a tenth of a
     run with nothing to sync, for a string. dlt ships a port of that URL class for installs
-    without SQLAlchemy (``dlt.common.libs.sql_alchemy_shims``); this makes dlt use it, as it does
-    on a plain dbsync install. Only in the dbsync command's own process (a library caller may
-    use dlt's ``sqlalchemy`` destination, which needs the real URL, later in the same process),
-    never for that destination, and only if nothing imported SQLAlchemy's URL yet. True if done."""
+    without SQLAlchemy (``dlt.common.libs.sql_alchemy_shims``); while the sync runs, dlt's
+    ``sql_alchemy_compat`` module is that port, as on a plain dbsync install. Not for dlt's
+    ``sqlalchemy`` destination (it needs the real URL), not if SQLAlchemy is imported already,
+    and undone afterwards: dlt imports the module anew at each use, so code that runs after the
+    sync gets SQLAlchemy's URL again."""
+    global _url_users
     import sys
 
-    if not COMMAND_PROCESS or "sqlalchemy" in (destination or "").lower():
-        return False
-    if _SQLALCHEMY_COMPAT in sys.modules or "sqlalchemy" in sys.modules:
-        return False
+    installed = False
+    with _url_lock:
+        if _url_users:
+            _url_users += 1
+            installed = True
+        elif ("sqlalchemy" not in (destination or "").lower() and _SQLALCHEMY_COMPAT not in sys.modules
+              and "sqlalchemy" not in sys.modules):
+            try:
+                from dlt.common.libs import sql_alchemy_shims
+            except ImportError:  # another dlt layout: nothing to do
+                pass
+            else:
+                sys.modules[_SQLALCHEMY_COMPAT] = sql_alchemy_shims
+                _url_users, installed = 1, True
     try:
-        from dlt.common.libs import sql_alchemy_shims
-    except ImportError:  # another dlt layout: nothing to do
-        return False
-    sys.modules[_SQLALCHEMY_COMPAT] = sql_alchemy_shims
-    return True
+        yield
+    finally:
+        if installed:
+            with _url_lock:
+                _url_users -= 1
+                if not _url_users:
+                    sys.modules.pop(_SQLALCHEMY_COMPAT, None)
 
 
 def exit_process(code: int) -> None:

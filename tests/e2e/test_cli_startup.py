@@ -1,4 +1,4 @@
-"""What the ``dbsync`` command skips at start-up (dbsync.runtime.urls_without_sqlalchemy, the
+"""What the ``dbsync`` command skips at start-up (dbsync.runtime.dlt_urls_without_sqlalchemy, the
 garbage collector off while importing): a run, then a run with nothing to do, as users run
 them, load the same data and never import SQLAlchemy (dlt would, to print a DuckDB path)."""
 

@@ -46,11 +46,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     from dbsync.cli.errors import run_app
 
     if argv is None:  # this process is the dbsync command: what it forks must not outlive it
-        from dbsync import runtime
         from dbsync.parent_watch import end_forked_children_with_this_process
 
         end_forked_children_with_this_process()
-        runtime.COMMAND_PROCESS = True
     code = run_app(app, argv)
     if argv is None:
         from dbsync.runtime import exit_process

@@ -27,7 +27,6 @@ from dbsync.errors import DbsyncError
 from dbsync.cli.progress import SyncProgress
 from dbsync.partition import Shard, run_partitioned
 from dbsync.pipeline import run_sync
-from dbsync.runtime import urls_without_sqlalchemy
 
 
 def run(
@@ -71,7 +70,6 @@ def _run(config: Optional[str], databases: Optional[str], tables: Optional[str],
          as_json: bool) -> None:
     parsed_shard = Shard.parse(shard) if shard is not None else None
     cfg = get_config(config)
-    urls_without_sqlalchemy(destination or cfg.pipeline.destination)
     with SyncProgress(err_console, enabled=not no_progress) as progress:
         kwargs = dict(destination=destination, dataset=dataset, pipeline_name=pipeline_name,
                       pipelines_dir=pipelines_dir, databases=split_list(databases), tables=split_list(tables),
