@@ -3,9 +3,11 @@
 orjson parses an integer outside [-2**63, 2**64) as a float, silently: 2**70 arrives as
 1.1805916207174113e+21, and its last digits are gone. JSON itself has no such limit and APIs
 written in Python, Ruby or JavaScript-with-BigInt do send such numbers. So a body that holds a
-run of 19 or more digits right after ``[``, ``:`` or ``,`` (a number that may not fit) is parsed
-by the standard library instead, which keeps every digit; all other bodies take orjson's path.
-The scan is one C regex over the bytes, cheap next to the parse.
+number that may not fit right after ``[``, ``:`` or ``,`` (20 or more digits, or a minus sign and
+19 or more) is parsed by the standard library instead, which keeps every digit; all other bodies
+take orjson's path. The scan is one C regex over the bytes, cheap next to the parse. Positive
+19-digit integers (up to 9,999,999,999,999,999,999 < 2**64: snowflake ids, 64-bit counters) fit:
+sending them to the standard library made such pages 2.5x slower to parse.
 
 Serializing, orjson refuses such integers (TypeError); :func:`dumps` then falls back to the
 standard library with the same compact output.
@@ -23,7 +25,7 @@ __all__ = ["JSONDecodeError", "dumps", "loads"]
 
 JSONDecodeError = json.JSONDecodeError  # orjson.JSONDecodeError derives from it
 
-_LONG_NUMBER = re.compile(rb"[\[:,]\s*-?\d{19}")
+_LONG_NUMBER = re.compile(rb"[\[:,]\s*(?:-\d{19}|\d{20})")
 
 
 def loads(data: Union[bytes, bytearray, memoryview, str]) -> Any:

@@ -19,6 +19,18 @@ def test_integers_beyond_64_bits_keep_every_digit(number):
     assert jsonio.loads(jsonio.dumps({"n": number})) == {"n": number}
 
 
+@pytest.mark.parametrize("number", [10 ** 18, 1217805069171299538, 2 ** 63, 2 ** 64 - 1, 10 ** 19 - 1,
+                                    -(2 ** 63), -(10 ** 18)])
+def test_integers_that_fit_take_orjsons_path_and_stay_exact(number, monkeypatch):
+    body = b'{"data": [{"id": 1, "n": ' + str(number).encode() + b"}, " + str(number).encode() + b"]}"
+    doc = jsonio.loads(body)
+    assert doc["data"][0]["n"] == number and doc["data"][1] == number
+    assert type(doc["data"][0]["n"]) is int
+    if len(str(abs(number))) < 20 and number > 0:  # no minus sign, fewer than 20 digits: orjson parses it
+        monkeypatch.setattr(jsonio.json, "loads", lambda *a, **k: pytest.fail("standard library used"))
+        assert jsonio.loads(body) == doc
+
+
 def test_digits_inside_strings_do_not_change_the_result():
     body = b'{"phone": "12345678901234567890123", "n": 5}'
     assert jsonio.loads(body) == {"phone": "12345678901234567890123", "n": 5}
