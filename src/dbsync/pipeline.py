@@ -375,6 +375,9 @@ def after_load(pipeline: Any, session: Any) -> None:
     if session.config.deletes.mode == "mark":
         mark_deleted_rows(pipeline, session)
     settle_history(pipeline, session)
+    from dbsync.source.key_scan import apply_scans
+
+    apply_scans(pipeline, session)  # deletes found by listing keys (deletes.detect: keys / full_read)
 
 
 def settle_history(pipeline: Any, session: Any) -> None:
