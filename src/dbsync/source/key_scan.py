@@ -47,6 +47,7 @@ import dlt
 import pyarrow as pa
 
 from dbsync.errors import Where
+from dbsync.source.convert import DELETED_AT
 from dbsync.http.client import Page
 from dbsync.source.offset_reader import OffsetReader
 from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader, SequentialReader
@@ -56,7 +57,6 @@ logger = logging.getLogger("dbsync.deletes")
 KEYS_SUFFIX = "__keys"
 SCAN_COLUMN = "_dbsync_scan"  # which scan listed the key
 RESOURCE_COLUMN = "_dbsync_resource"  # which table's scan (union tables share one keys table)
-DELETED_AT = "_dbsync_deleted_at"  # deletes: mark, when the row was found deleted
 STATE_KEY = "key_scan"
 
 
