@@ -172,3 +172,14 @@ def test_tombstones_option_reaches_a_process_server(server_factory, make_api):
     server.delete("acme", "orders", 2)
     changes = make_api(server).json("/v1/resource", updated_since=OLD, fields="id")["data"]
     assert sorted(changes, key=lambda r: r["id"]) == [{"id": 1}, {"id": 3}, {"id": 4}]
+
+
+def test_request_log_counts_body_bytes(server_factory, make_api):
+    server = server_factory(ServerSettings(rows_per_table=50))
+    api = make_api(server)
+    full = api.get("/v1/resource", limit=50)
+    keys = api.get("/v1/resource", limit=50, fields="id")
+    bad = api.get("/v1/resource", fields="nope")
+    head = api.session.head(server.base_url + "/v1/resource", params={"api_key": server.api_key})
+    assert head.status_code == 200
+    assert [e.bytes for e in server.requests()] == [len(full.content), len(keys.content), len(bad.content), 0]
