@@ -162,6 +162,10 @@ class ServerSettings:
     schema entries ``{"id": "<8 chars>", "name": "customers", ...}``, and every ``/v1`` path and
     ``database``/``table`` parameter takes the ids (names are 404). Table ids are global:
     ``/v1/tables/{table}/fields`` answers without the database. ``/admin`` keeps using names.
+
+    ``tombstones`` (on by default) keeps a deleted record as ``{"id", "updated_at", "deleted":
+    true}`` in the ``updated_since`` listing; off, a delete forgets the record entirely, as on
+    most real APIs (only a scan of every key can tell it is gone). Ids are never reused either way.
     """
 
     seed: int = 42
@@ -186,8 +190,11 @@ class ServerSettings:
     log_headers: Tuple[str, ...] = ()
     schema_format: str = "fields"  # or "json_schema"
     opaque_ids: bool = False
+    tombstones: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.tombstones, bool):
+            raise ValueError(f"tombstones must be true or false, got {self.tombstones!r}")
         if self.schema_format not in SCHEMA_FORMATS:
             raise ValueError(f"schema_format must be one of {SCHEMA_FORMATS}, got {self.schema_format!r}")
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
