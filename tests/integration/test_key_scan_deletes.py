@@ -235,3 +235,25 @@ def test_history_closes_the_deleted_rows_version(server, workspace):
     assert versions[20][-1]["_dbsync_valid_to"] is None
     assert all(len(v) == 1 and v[0]["_dbsync_valid_to"] is None for k, v in versions.items() if k not in (20, 30))
     assert assert_destination_equals_source(workspace, server, history=True) == 4 * 300 - 1
+
+
+def test_the_dlt_source_in_your_own_pipeline_applies_scans_with_after_load(server, workspace):
+    """The README's library use: dbsync_source in a plain dlt pipeline, then dbsync.after_load."""
+    import dlt
+
+    import dbsync
+
+    config = scan_config(server)
+
+    def run() -> Any:
+        source = dbsync.dbsync_source(config)
+        pipeline = dlt.pipeline("own", destination=dlt.destinations.duckdb(str(workspace.duckdb)),
+                                dataset_name="synced", pipelines_dir=str(workspace.pipelines))
+        pipeline.run(source, loader_file_format="parquet")
+        dbsync.after_load(pipeline, source)
+        return source.dbsync_session.report
+
+    assert run().deleted == 0
+    server.delete("acme", "customers", 21)
+    assert run().deleted == 1
+    assert assert_destination_equals_source(workspace, server) == 4 * 300 - 1
