@@ -257,3 +257,16 @@ def test_the_dlt_source_in_your_own_pipeline_applies_scans_with_after_load(serve
     server.delete("acme", "customers", 21)
     assert run().deleted == 1
     assert assert_destination_equals_source(workspace, server) == 4 * 300 - 1
+
+
+def test_status_counts_the_table_and_says_when_it_was_scanned(server, workspace):
+    from dbsync.status import sync_status
+
+    assert workspace.sync(scan_config(server)).ok
+    server.delete("acme", "orders", 2)
+    assert workspace.sync(scan_config(server)).ok
+    st = sync_status("test_pipeline", pipelines_dir=str(workspace.pipelines))
+    tables = {t.resource: t for t in st.tables}
+    assert tables["acme__orders"].table == "acme__orders" and tables["acme__orders"].rows == 299, \
+        "the table's rows, not its keys table's"
+    assert tables["acme__orders"].last_key_scan and tables["acme__orders"].last_key_scan.endswith("UTC")
