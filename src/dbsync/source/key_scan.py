@@ -166,8 +166,6 @@ def make_scan_reader(client: Any, records: Reader, key_types: Dict[str, Optional
                      params: Dict[str, Any], limit: Optional[int]) -> Reader:
     """A reader of the key listing: the records endpoint, its params plus ``params``, the same
     paginator (pages of ``limit`` for offset paginators)."""
-    from dbsync.http.paging import make_paginator
-
     processor = KeyPageProcessor(records.processor, key_types)
     kwargs: Dict[str, Any] = dict(path=records.path, params={**records.base_params, **params}, method=records.method,
                                   json=records.json, response_actions=records.response_actions,
