@@ -364,7 +364,12 @@ def _timestamp(epoch: float) -> str:
 
 
 class _Comparison:
-    """The SQL of one table's comparison with its keys (DuckDB and PostgreSQL alike)."""
+    """The SQL of one table's comparison with its keys (DuckDB and PostgreSQL alike).
+
+    Shaped for flat memory: the keys are filtered in a derived table and joined once (a LEFT
+    JOIN keeping the rows with no listed key), repeats are found by GROUP BY. DuckDB ran the
+    first versions of these (``SELECT DISTINCT`` over the keys, ``COUNT`` over ``NOT EXISTS``)
+    out of its 256 MB limit at 10,000,000 keys; these shapes stay within it."""
 
     def __init__(self, client: Any, schema: Any, job: Any, main: str, keys: str, deletes: Any):
         from dbsync.source.convert import SYNCED_AT
@@ -376,17 +381,18 @@ class _Comparison:
         self.main = client.make_qualified_table_name(main)
         self.keys = client.make_qualified_table_name(keys)
         self.synced_at = self.ident(SYNCED_AT)
-        self.naming = naming
         main_columns = schema.tables[main].get("columns", {})
         key_columns = schema.tables[keys].get("columns", {})
-        joins = []
-        for name in job.primary_key:
-            column = naming.normalize_identifier(name)
-            same_type = (main_columns.get(column, {}).get("data_type") == key_columns.get(column, {}).get("data_type"))
-            k, m = f"k.{self.q(column)}", f"m.{self.q(column)}"
-            joins.append(f"{k} = {m}" if same_type else f"CAST({k} AS TEXT) = CAST({m} AS TEXT)")
-        self.join = " AND ".join(joins)
+        self.key_names = [self.ident(k) for k in job.primary_key]
+        self.same_type = [main_columns.get(naming.normalize_identifier(k), {}).get("data_type")
+                          == key_columns.get(naming.normalize_identifier(k), {}).get("data_type")
+                          for k in job.primary_key]
         self.mine = f"{self.ident(RESOURCE_COLUMN)} = {_literal(job.resource_name)}"
+
+    def _equal(self, left: str, right: str) -> str:
+        """Key columns of two aliases equal (as text where the two tables typed them apart)."""
+        return " AND ".join(f"{left}.{k} = {right}.{k}" if same else f"CAST({left}.{k} AS TEXT) = CAST({right}.{k} AS TEXT)"
+                            for k, same in zip(self.key_names, self.same_type))
 
     def _scan_rows(self, scan_id: str) -> str:
         return f"{self.keys} WHERE {self.mine} AND {self.ident(SCAN_COLUMN)} = {_literal(scan_id)}"
@@ -395,38 +401,52 @@ class _Comparison:
         rows = self.client.execute_sql(sql)
         return int(rows[0][0]) if rows else 0
 
+    def _gone(self, scan_id: str, started: float) -> str:
+        """The keys of the rows to remove: loaded before the scan's run began, of this table (and
+        database, in a union table), still current, and not listed."""
+        from dbsync.source.history import VALID_TO
+
+        keys = ", ".join(f"t.{k}" for k in self.key_names)
+        listed = f"(SELECT {', '.join(self.key_names)} FROM {self._scan_rows(scan_id)})"
+        where = [f"k.{self.key_names[0]} IS NULL", f"t.{self.synced_at} < {_timestamp(started)}"]
+        if self.job.database_column is not None:  # a union table: this database's rows only
+            where.append(f"t.{self.ident(self.job.database_column)} = {_literal(str(self.job.database))}")
+        if self.job.history:
+            where.append(f"t.{self.ident(VALID_TO)} IS NULL")
+        elif self.deletes.mode == "mark":
+            where.append(f"t.{self.ident(self.deletes.field)} IS NOT TRUE")
+        return (f"SELECT {keys} FROM {self.main} AS t LEFT JOIN {listed} AS k ON {self._equal('k', 't')} "
+                f"WHERE {' AND '.join(where)}")
+
     def apply(self, state: Dict[str, Any]) -> int:
         scan_id, expected = str(state["id"]), int(state.get("keys") or 0)
         listed = self._count(f"SELECT COUNT(*) FROM {self._scan_rows(scan_id)}")
         if listed != expected:
             return 0  # applied already (its keys were removed), or a load that did not finish
-        key_list = ", ".join(self.ident(k) for k in self.job.primary_key)
-        distinct = self._count(f"SELECT COUNT(*) FROM (SELECT DISTINCT {key_list} FROM {self._scan_rows(scan_id)}) d")
-        if distinct != listed:
-            logger.warning("%s: deletes not checked, nothing deleted: the key scan listed %d key(s), %d of them "
-                           "distinct (the listing repeated rows)", self.job.label, listed, distinct)
+        key_list = ", ".join(self.key_names)
+        repeated = self._count(f"SELECT COUNT(*) FROM (SELECT {key_list} FROM {self._scan_rows(scan_id)} "
+                               f"GROUP BY {key_list} HAVING COUNT(*) > 1) AS d")
+        if repeated:
+            logger.warning("%s: deletes not checked, nothing deleted: the key scan listed %d key(s) more than once "
+                           "(the listing repeated rows)", self.job.label, repeated)
             return 0
-        gone = (f"m.{self.synced_at} < {_timestamp(float(state['started']))} AND NOT EXISTS (SELECT 1 FROM "
-                f"{self.keys} AS k WHERE k.{self.ident(RESOURCE_COLUMN)} = {_literal(self.job.resource_name)} AND "
-                f"k.{self.ident(SCAN_COLUMN)} = {_literal(scan_id)} AND {self.join})")
-        if self.job.database_column is not None:  # a union table: this database's rows only
-            gone += f" AND m.{self.ident(self.job.database_column)} = {_literal(str(self.job.database))}"
+        gone = self._gone(scan_id, float(state["started"]))
+        removed = self._count(f"SELECT COUNT(*) FROM ({gone}) AS g")
+        if not removed:
+            return 0
+        target = f"EXISTS (SELECT 1 FROM ({gone}) AS g WHERE {self._equal('g', 'm')})"
         now = _timestamp(time.time())
         if self.job.history:
             from dbsync.source.history import VALID_TO
 
-            target = f"m.{self.ident(VALID_TO)} IS NULL AND {gone}"
-            change = f"UPDATE {self.main} AS m SET {self.ident(VALID_TO)} = {now} WHERE {target}"
+            change = (f"UPDATE {self.main} AS m SET {self.ident(VALID_TO)} = {now} "
+                      f"WHERE m.{self.ident(VALID_TO)} IS NULL AND {target}")
         elif self.deletes.mode == "mark":
             flag = self.ident(self.deletes.field)
-            target = f"m.{flag} IS NOT TRUE AND {gone}"
             change = f"UPDATE {self.main} AS m SET {flag} = TRUE, {self.ident(DELETED_AT)} = {now} WHERE {target}"
         else:
-            target = gone
             change = f"DELETE FROM {self.main} AS m WHERE {target}"
-        removed = self._count(f"SELECT COUNT(*) FROM {self.main} AS m WHERE {target}")
-        if removed:
-            self.client.execute_sql(change)
+        self.client.execute_sql(change)
         return removed
 
     def clear(self) -> None:
