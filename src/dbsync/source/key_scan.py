@@ -1,0 +1,427 @@
+"""Deletes where the API sends no tombstones: list every key, compare in the destination.
+
+Most database APIs forget a deleted row: it simply stops being listed. An incremental run never
+asks for it again, so it would stay in the warehouse until a ``--full-refresh``. With
+``deletes: {detect: keys}`` a run also lists every primary key of the table through the records
+endpoint with params that shrink each record (``keys: {params: {fields: id}, limit: 1000}``);
+with ``detect: full_read`` the records themselves are read whole (the cursor filter left off).
+Either way the keys stream into the destination, into ``<table>__keys``, in Arrow batches (never
+held in memory), and after the load the destination removes (or marks, or closes the history
+version of) every row whose key was not listed.
+
+**Safe above all.** A scan deletes nothing unless it is complete (:meth:`ScanRun.verdict`):
+
+- every page answered (a page that failed after its retries ends the scan);
+- no page came back short in the middle: offset listings overlap by one row, like the records
+  reader's pages (:mod:`dbsync.source.offset_reader`), and a boundary whose rows do not match
+  means rows moved while listing: a row may have slipped past, so the scan is incomplete;
+- the paginator saw the listing end, the listed count equals the total where one is announced,
+  and the total did not change while listing;
+- every record carried its key, no key repeated (checked in the destination: distinct keys
+  equal the listed count).
+
+A failed or partial scan deletes nothing and says so (a warning naming the table and why).
+
+**Rows inserted during the scan survive:** only rows loaded before this run began
+(``_dbsync_synced_at`` older than the run's start) can be removed by its scan; a row that
+arrived meanwhile was loaded by this run or is not in the destination at all.
+
+``every: 6h`` scans at most that often: the time of the last complete scan is kept in the
+table's state. An unfiltered records read (a first run, a table without cursor, a reload) is a
+scan by itself: its keys are compared and no extra listing is made.
+
+The comparison is applied after dlt's load from the table's state (which names the complete
+scan) and the rows of ``<table>__keys`` (which are then removed), so a run stopped between the
+load and the comparison is repaired by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+import dlt
+import pyarrow as pa
+
+from dbsync.errors import Where
+from dbsync.source.convert import DELETED_AT
+from dbsync.http.client import Page
+from dbsync.source.offset_reader import OffsetReader
+from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader, SequentialReader
+
+logger = logging.getLogger("dbsync.deletes")
+
+KEYS_SUFFIX = "__keys"
+SCAN_COLUMN = "_dbsync_scan"  # which scan listed the key
+RESOURCE_COLUMN = "_dbsync_resource"  # which table's scan (union tables share one keys table)
+STATE_KEY = "key_scan"
+
+
+def keys_table_name(table_name: str) -> str:
+    return f"{table_name}{KEYS_SUFFIX}"
+
+
+def is_due(last_scan: Optional[float], every: Optional[float], now: float) -> bool:
+    """A scan is due every run, or once ``every`` seconds have passed since the last complete one."""
+    return every is None or last_scan is None or now - last_scan >= every
+
+
+class KeyPageProcessor:
+    """Turns a page of the key listing into an Arrow table of keys, typed like the table's key
+    columns. Duck-types :class:`PageProcessor` for the readers (no cursor, no conversion of the
+    other fields, so a listing with only the key never relaxes the table's NOT NULL columns)."""
+
+    def __init__(self, records: PageProcessor, key_types: Dict[str, Optional[pa.DataType]]):
+        self.records = records
+        self.converter = records.converter
+        self.data_selector = records.data_selector
+        self.where = records.where
+        self.primary_key = records.primary_key
+        self.cursor_fields: Tuple[str, ...] = ()
+        self.cursor_field = None
+        self.skip_cursor: Any = None
+        self.skip_hashes: Set[str] = set()
+        self.key_types = key_types
+
+    def at(self, label: str) -> Where:
+        return Where(self.where.database, self.where.table, f"key listing, {label}", self.where.path)
+
+    def empty(self, request: PageRequest) -> PageResult:
+        result = PageResult(request=request, table=self._keys([]), raw_count=0)
+        result.ignored = True  # type: ignore[attr-defined]
+        return result
+
+    def select(self, page: Page, request: PageRequest) -> List[Any]:
+        return self.select_doc(page.doc, request)
+
+    def select_doc(self, doc: Any, request: PageRequest) -> List[Any]:
+        from dbsync.http.paging import select_data
+
+        records, _ = select_data(doc, self.data_selector, self.at(request.label))
+        return records
+
+    def process(self, page: Page, request: PageRequest) -> Tuple[PageResult, List[Any]]:
+        records = self.select(page, request)
+        return self.process_records(records, request, len(records)), records
+
+    def process_records(self, records: List[Any], request: PageRequest, raw_count: int) -> PageResult:
+        result = PageResult(request=request, table=self._keys(records), raw_count=raw_count)
+        result.listed = len(records)  # type: ignore[attr-defined]
+        return result
+
+    def _keys(self, records: List[Any]) -> pa.Table:
+        columns = {}
+        for name in self.primary_key:
+            values = [r.get(name) if isinstance(r, dict) else None for r in records]
+            columns[name] = key_array(values, self.key_types.get(name))
+        return pa.table(columns)
+
+
+def key_array(values: List[Any], arrow_type: Optional[pa.DataType]) -> pa.Array:
+    """Key values as the table's key column type (so the destination compares like with like);
+    inferred where the schema does not say, text where the values do not fit."""
+    if arrow_type is not None:
+        try:
+            return pa.array(values, arrow_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            try:
+                return pa.array(values).cast(arrow_type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, OverflowError):
+                pass
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+class ScanOffsetReader(OffsetReader):
+    """Offset pages of the key listing, overlapping by one row whatever the order: a boundary
+    whose rows do not match means rows moved while listing, and the scan is incomplete (there is
+    no cursor to re-read the gap by, and no need: the next scan lists again)."""
+
+    disturbed: Optional[str] = None
+
+    @property
+    def overlap(self) -> bool:
+        return self.limit >= 2
+
+    def _check(self, before: int, after: int) -> None:
+        if before not in self.edges or after not in self.edges:
+            return
+        last_before, first_after = self.edges[before][1], self.edges[after][0]
+        if last_before is None or last_before == first_after:
+            return
+        if first_after is None and before in self.short_pages:
+            return
+        self.broken_boundaries += 1
+        if self.disturbed is None:
+            self.disturbed = f"rows moved while listing keys near offset {after}"
+
+
+def make_scan_reader(client: Any, records: Reader, key_types: Dict[str, Optional[pa.DataType]],
+                     params: Dict[str, Any], limit: Optional[int]) -> Reader:
+    """A reader of the key listing: the records endpoint, its params plus ``params``, the same
+    paginator (pages of ``limit`` for offset paginators)."""
+    from dbsync.http.paging import make_paginator
+
+    processor = KeyPageProcessor(records.processor, key_types)
+    kwargs: Dict[str, Any] = dict(path=records.path, params={**records.base_params, **params}, method=records.method,
+                                  json=records.json, response_actions=records.response_actions,
+                                  headers=records.headers)
+    if isinstance(records, OffsetReader):
+        paginator = copy_paginator(records)
+        reader: Reader = ScanOffsetReader(client, processor, paginator=paginator, total=records.total_source,
+                                          **kwargs)
+        if limit is not None:
+            reader.limit = limit  # type: ignore[attr-defined]
+        return reader
+    assert isinstance(records, SequentialReader)
+    return SequentialReader(client, processor, paginator_cfg=records.paginator_cfg, **kwargs)
+
+
+def copy_paginator(records: OffsetReader) -> Any:
+    """The records reader's paginator settings, as an offset paginator the scan reader takes."""
+    from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+
+    paginator = OffsetPaginator(limit=records.limit, offset=records.start, offset_param=records.offset_param,
+                                limit_param=records.limit_param, total_path=records.total_path,
+                                maximum_offset=records.maximum_offset)
+    return paginator
+
+
+@dataclass
+class ScanRun:
+    """One table's scan in this run: what was listed, and whether it can be trusted."""
+
+    resource_name: str
+    kind: str  # "listing": the key listing; "records": the keys of an unfiltered records read
+    started: float  # the run's start (epoch seconds): rows loaded before it may be removed
+    scan_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    keys: int = 0  # keys written to the keys table
+    listed: int = 0  # records the listing returned (the overlapping rows not counted twice)
+    pages: int = 0
+    totals: Set[int] = field(default_factory=set)
+    problem: Optional[str] = None
+
+    def page(self, result: PageResult, keys: int) -> None:
+        self.pages += 1
+        self.keys += keys
+        self.listed += int(getattr(result, "listed", result.table.num_rows + result.duplicates))
+        if result.total is not None:
+            self.totals.add(result.total)
+        if result.duplicates and self.problem is None:
+            self.problem = f"{result.duplicates} key(s) repeated within a page"
+
+    def fail(self, problem: str) -> None:
+        if self.problem is None:
+            self.problem = problem
+
+    def verdict(self, reader: Reader, warning: Optional[str] = None) -> Optional[str]:
+        """None when the scan is complete, else why it is not (see the module docstring).
+        ``warning``: what the reader's completeness check said (a full last page no total
+        proves complete); the check raises when rows the API announced are missing."""
+        if warning:
+            self.fail(_without_where(warning))
+        disturbed = getattr(reader, "disturbed", None) or (
+            "rows moved while reading" if getattr(reader, "unrepaired", False) else None)
+        if disturbed:
+            self.fail(disturbed)
+        if len(self.totals) > 1:
+            self.fail(f"the total changed while listing ({min(self.totals)} to {max(self.totals)})")
+        elif self.totals and self.listed != next(iter(self.totals)):
+            self.fail(f"{self.listed} record(s) listed of the {next(iter(self.totals))} announced")
+        return self.problem
+
+    def state(self) -> Dict[str, Any]:
+        return {"id": self.scan_id, "at": time.time(), "started": self.started, "keys": self.keys, "kind": self.kind}
+
+
+def _without_where(text: str) -> str:
+    return text.split(": ", 1)[1] if text.startswith(("database ", "table ")) and ": " in text else text
+
+
+def read_listing(session: Any, job: Any, run: ScanRun, reader: Reader, report: Any) -> Iterator[Any]:
+    """Page through the key listing (after the table's records), writing the keys to the keys
+    table in batches of ``performance.batch_rows``; a page that fails ends the scan incomplete
+    (the table's records stay loaded, its cursor moves as usual)."""
+    from dbsync.errors import DbsyncError
+
+    batch_rows = session.config.performance.batch_rows
+    pending: List[pa.Table] = []
+    pending_rows = 0
+    first = True
+    try:
+        while True:
+            result = session.scheduler.next_page(reader)
+            if result is None:
+                break
+            report.requests += 1
+            report.scan_pages += 1
+            keys = result.table
+            missing = sum(keys[name].null_count for name in keys.column_names)
+            if missing:
+                run.fail(f"{missing} listed record(s) without a value in key field(s) {', '.join(keys.column_names)}")
+            run.page(result, keys.num_rows)
+            pending.append(key_batch(keys, run, job.database_column, job.database))
+            pending_rows += keys.num_rows
+            if session.progress:
+                session.progress(report)
+            if pending_rows >= batch_rows:
+                yield from keys_items(job.table_name, pa.concat_tables(pending), first=first)
+                pending.clear()
+                pending_rows, first = 0, False
+        if pending:
+            yield from keys_items(job.table_name, pa.concat_tables(pending), first=first)
+        try:
+            warning = reader.check_complete()
+        except DbsyncError as exc:
+            warning = exc.message
+        run.verdict(reader, warning)
+    except DbsyncError as exc:
+        session.scheduler.abandon(reader)
+        run.fail(exc.message)
+
+
+def key_batch(keys: pa.Table, run: ScanRun, database_column: Optional[str], database: Optional[str]) -> pa.Table:
+    """Keys as the keys table holds them: the key columns (and the database column of a union
+    table), which table's scan and which scan."""
+    n = keys.num_rows
+    if database_column is not None and database_column not in keys.column_names:
+        keys = keys.append_column(database_column, pa.array([database] * n, pa.string()))
+    keys = keys.append_column(RESOURCE_COLUMN, pa.array([run.resource_name] * n, pa.string()))
+    return keys.append_column(SCAN_COLUMN, pa.array([run.scan_id] * n, pa.string()))
+
+
+def keys_items(table_name: str, batch: pa.Table, *, first: bool) -> Iterator[Any]:
+    """A batch for the keys table, a dlt table variant of the resource (appended; emptied after
+    the comparison). The first, empty item resets the hints a variant starts from (the main
+    table's NOT NULL columns and key)."""
+    name = keys_table_name(table_name)
+    if first:
+        reset = dlt.mark.make_hints(table_name=name, columns={})
+        yield dlt.mark.with_hints(batch.slice(0, 0), reset, create_table_variant=True)
+    hints = dlt.mark.make_hints(table_name=name, write_disposition="append")
+    yield dlt.mark.with_hints(batch, hints, create_table_variant=True)
+
+
+def records_keys(table: pa.Table, primary_key: Sequence[str], deleted_field: Optional[str]) -> pa.Table:
+    """The keys of a records page (an unfiltered read used as the scan), tombstones left out."""
+    import pyarrow.compute as pc
+
+    if deleted_field is not None and deleted_field in table.column_names:
+        table = table.filter(pc.invert(pc.fill_null(table[deleted_field], False)))
+    return table.select(list(primary_key))
+
+
+# -- after the load: compare in the destination -------------------------------------------------
+
+def apply_scans(pipeline: Any, session: Any) -> None:
+    """Remove, mark or close (history) the rows whose key the table's last complete scan did
+    not list, then empty the table's part of the keys table. Runs after every load; a scan is
+    applied only while all its keys are in the keys table (so once: they are removed after)."""
+    jobs = [j for j in session.jobs if j.scan is not None]
+    if not jobs or not pipeline.default_schema_name:
+        return
+    schema = pipeline.default_schema
+    resources = pipeline.state.get("sources", {}).get(schema.name, {}).get("resources", {})
+    with pipeline.sql_client() as client:
+        for job in jobs:
+            main = schema.naming.normalize_path(job.table_name)
+            keys = schema.naming.normalize_path(keys_table_name(job.table_name))
+            if main not in schema.tables or keys not in schema.tables:
+                continue
+            compare = _Comparison(client, schema, job, main, keys, session.config.deletes)
+            state = (resources.get(job.resource_name) or {}).get(STATE_KEY) or {}
+            if state.get("id"):
+                removed = compare.apply(state)
+                if removed:
+                    report = session.report.tables.get(job.resource_name)
+                    if report is not None:
+                        report.deleted += removed
+                    logger.info("%s: %d row(s) no longer listed by the API: %s", job.label, removed,
+                                "marked deleted" if session.config.deletes.mode == "mark" and not job.history
+                                else ("closed (history)" if job.history else "deleted"))
+            compare.clear()
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _timestamp(epoch: float) -> str:
+    import datetime as _dt
+
+    return _literal(_dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).isoformat())
+
+
+class _Comparison:
+    """The SQL of one table's comparison with its keys (DuckDB and PostgreSQL alike)."""
+
+    def __init__(self, client: Any, schema: Any, job: Any, main: str, keys: str, deletes: Any):
+        from dbsync.source.convert import SYNCED_AT
+
+        naming = schema.naming
+        self.client, self.job, self.deletes = client, job, deletes
+        self.q = client.escape_column_name
+        self.ident = lambda name: self.q(naming.normalize_identifier(name))
+        self.main = client.make_qualified_table_name(main)
+        self.keys = client.make_qualified_table_name(keys)
+        self.synced_at = self.ident(SYNCED_AT)
+        self.naming = naming
+        main_columns = schema.tables[main].get("columns", {})
+        key_columns = schema.tables[keys].get("columns", {})
+        joins = []
+        for name in job.primary_key:
+            column = naming.normalize_identifier(name)
+            same_type = (main_columns.get(column, {}).get("data_type") == key_columns.get(column, {}).get("data_type"))
+            k, m = f"k.{self.q(column)}", f"m.{self.q(column)}"
+            joins.append(f"{k} = {m}" if same_type else f"CAST({k} AS TEXT) = CAST({m} AS TEXT)")
+        self.join = " AND ".join(joins)
+        self.mine = f"{self.ident(RESOURCE_COLUMN)} = {_literal(job.resource_name)}"
+
+    def _scan_rows(self, scan_id: str) -> str:
+        return f"{self.keys} WHERE {self.mine} AND {self.ident(SCAN_COLUMN)} = {_literal(scan_id)}"
+
+    def _count(self, sql: str) -> int:
+        rows = self.client.execute_sql(sql)
+        return int(rows[0][0]) if rows else 0
+
+    def apply(self, state: Dict[str, Any]) -> int:
+        scan_id, expected = str(state["id"]), int(state.get("keys") or 0)
+        listed = self._count(f"SELECT COUNT(*) FROM {self._scan_rows(scan_id)}")
+        if listed != expected:
+            return 0  # applied already (its keys were removed), or a load that did not finish
+        key_list = ", ".join(self.ident(k) for k in self.job.primary_key)
+        distinct = self._count(f"SELECT COUNT(*) FROM (SELECT DISTINCT {key_list} FROM {self._scan_rows(scan_id)}) d")
+        if distinct != listed:
+            logger.warning("%s: deletes not checked, nothing deleted: the key scan listed %d key(s), %d of them "
+                           "distinct (the listing repeated rows)", self.job.label, listed, distinct)
+            return 0
+        gone = (f"m.{self.synced_at} < {_timestamp(float(state['started']))} AND NOT EXISTS (SELECT 1 FROM "
+                f"{self.keys} AS k WHERE k.{self.ident(RESOURCE_COLUMN)} = {_literal(self.job.resource_name)} AND "
+                f"k.{self.ident(SCAN_COLUMN)} = {_literal(scan_id)} AND {self.join})")
+        if self.job.database_column is not None:  # a union table: this database's rows only
+            gone += f" AND m.{self.ident(self.job.database_column)} = {_literal(str(self.job.database))}"
+        now = _timestamp(time.time())
+        if self.job.history:
+            from dbsync.source.history import VALID_TO
+
+            target = f"m.{self.ident(VALID_TO)} IS NULL AND {gone}"
+            change = f"UPDATE {self.main} AS m SET {self.ident(VALID_TO)} = {now} WHERE {target}"
+        elif self.deletes.mode == "mark":
+            flag = self.ident(self.deletes.field)
+            target = f"m.{flag} IS NOT TRUE AND {gone}"
+            change = f"UPDATE {self.main} AS m SET {flag} = TRUE, {self.ident(DELETED_AT)} = {now} WHERE {target}"
+        else:
+            target = gone
+            change = f"DELETE FROM {self.main} AS m WHERE {target}"
+        removed = self._count(f"SELECT COUNT(*) FROM {self.main} AS m WHERE {target}")
+        if removed:
+            self.client.execute_sql(change)
+        return removed
+
+    def clear(self) -> None:
+        self.client.execute_sql(f"DELETE FROM {self.keys} WHERE {self.mine}")
