@@ -37,7 +37,8 @@ Usage::
     .venv/bin/python bench/bench_deletes.py --part keys --keys 1000000   # a quick run
     .venv/bin/python bench/bench_deletes.py --keys-limit 10000           # larger key pages
 
-``--timeout`` bounds every dbsync run (seconds, default 3600). Until dbsync supports
+``--duckdb-memory-limit 512MB`` sets ``performance.duckdb_memory_limit`` of part keys' runs
+(the yardstick, a normal run, keeps dbsync's default). ``--timeout`` bounds every dbsync run (seconds, default 3600). Until dbsync supports
 ``deletes.detect`` (``dbsync.source.key_scan``), only the contenders without a scan run.
 """
 
@@ -97,8 +98,10 @@ def key_scans_supported() -> bool:
     return True
 
 
-def write_config(path: Path, base_url: str, scan_keys: Optional[Dict[str, Any]]) -> Path:
-    """The demo config pointed at ``base_url``; with ``scan_keys``, deletes by key scan."""
+def write_config(path: Path, base_url: str, scan_keys: Optional[Dict[str, Any]],
+                 duckdb_memory_limit: Optional[str] = None) -> Path:
+    """The demo config pointed at ``base_url``; with ``scan_keys``, deletes by key scan; with
+    ``duckdb_memory_limit``, that ``performance.duckdb_memory_limit`` instead of dbsync's default."""
     import yaml
 
     from dbsync.demo import demo_config_path
@@ -108,6 +111,8 @@ def write_config(path: Path, base_url: str, scan_keys: Optional[Dict[str, Any]])
     config["resources"][0]["endpoint"]["paginator"]["limit"] = 1000
     if scan_keys is not None:
         config["deletes"] = {**config["deletes"], "detect": "keys", "keys": scan_keys}
+    if duckdb_memory_limit is not None:
+        config["performance"] = {**(config.get("performance") or {}), "duckdb_memory_limit": duckdb_memory_limit}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -332,19 +337,22 @@ def part_keys(args: argparse.Namespace, tmp: Path, full_peak_mb: Optional[float]
     shutil.rmtree(workdir, ignore_errors=True)
     seed_rows = args.seed_rows
     with KeyServer(seed_rows) as server:  # every id there: the first run loads them all
-        config = write_config(tmp / "keyserver.yaml", server.base_url, {**SCAN_KEYS, "limit": args.keys_limit})
+        config = write_config(tmp / "keyserver.yaml", server.base_url, {**SCAN_KEYS, "limit": args.keys_limit},
+                              args.duckdb_memory_limit)
         seed_wall, _, first = measure(dbsync_command(config, workdir), args.timeout)
     assert first["rows"] == seed_rows, first
     seed_sql = seed_destination(workdir / "dbsync.duckdb", seed_rows + 1, args.keys - 1)
     table = KeyTable(args.keys, 1000, 7)
     with KeyServer(args.keys, 1000, 7) as server:
-        config = write_config(tmp / "keyserver.yaml", server.base_url, {**SCAN_KEYS, "limit": args.keys_limit})
+        config = write_config(tmp / "keyserver.yaml", server.base_url, {**SCAN_KEYS, "limit": args.keys_limit},
+                              args.duckdb_memory_limit)
         server.stats(clear=True)
         wall, peak, result = measure(dbsync_command(config, workdir), args.timeout)
         stats = server.stats()
     ok, detail = verify_destination(workdir / "dbsync.duckdb", table)
     print(f"\n## {args.keys:,} keys: key scan of the key server (key pages of {args.keys_limit}, fields=id), "
-          f"destination seeded with {args.keys - 1:,} rows")
+          f"destination seeded with {args.keys - 1:,} rows, duckdb_memory_limit "
+          f"{args.duckdb_memory_limit or 'default'}")
     print(f"seed: dbsync run of {seed_rows:,} rows {seed_wall:.1f}s, SQL insert of {args.keys - 1 - seed_rows:,} rows "
           f"{seed_sql:.1f}s")
     print(f"scan run: {wall:.1f}s, {stats['requests']:,} requests, {stats['bytes'] / 1e6:.1f} MB sent, "
@@ -379,6 +387,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=10_000_000, help="keys of part keys")
     parser.add_argument("--seed-rows", type=int, default=1000, help="rows of part keys' first real run")
     parser.add_argument("--keys-limit", type=int, default=1000, help="page size of the key listing")
+    parser.add_argument("--duckdb-memory-limit", help="performance.duckdb_memory_limit of part keys' "
+                        "runs (default: dbsync's own, 256MB)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds any one dbsync run may take")
     args = parser.parse_args()
     if args.keys <= args.seed_rows + 1:
