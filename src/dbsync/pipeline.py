@@ -370,8 +370,13 @@ def _missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str) -> Set
 
 def after_load(pipeline: Any, session: Any) -> None:
     """What dbsync does in the destination after each load: mark deleted rows (``deletes:
-    mark``), leave one open version per key in history tables. Both idempotent, so a run
-    stopped between the load and this step is repaired by the next one."""
+    mark``), leave one open version per key in history tables, apply the scans for deletes
+    (``deletes.detect: keys``). All idempotent, so a run stopped between the load and this step
+    is repaired by the next one.
+
+    ``session``: the source's session, or the source itself (``dbsync.dbsync_source(...)`` run
+    in your own dlt pipeline: call ``dbsync.after_load(pipeline, source)`` after ``run``)."""
+    session = getattr(session, "dbsync_session", session)
     if session.config.deletes.mode == "mark":
         mark_deleted_rows(pipeline, session)
     settle_history(pipeline, session)
