@@ -270,3 +270,32 @@ def test_status_counts_the_table_and_says_when_it_was_scanned(server, workspace)
     assert tables["acme__orders"].table == "acme__orders" and tables["acme__orders"].rows == 299, \
         "the table's rows, not its keys table's"
     assert tables["acme__orders"].last_key_scan and tables["acme__orders"].last_key_scan.endswith("UTC")
+
+
+def test_a_comparison_the_destination_refuses_fails_the_table_and_is_retried(server, workspace, monkeypatch):
+    """The destination running out of memory in the comparison (seen at 10M keys before the
+    queries were reshaped) is the table's error, one line, exit code 12; the keys stay and the
+    next run applies them."""
+    import duckdb
+
+    from dbsync.source import key_scan
+
+    config = one_table(scan_config(server))
+    assert workspace.sync(config).ok
+    server.delete("acme", "orders", 17)
+    real_apply = key_scan._Comparison.apply
+
+    def out_of_memory(self, state):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 64.0 MiB")
+
+    monkeypatch.setattr(key_scan._Comparison, "apply", out_of_memory)
+    second = workspace.sync(config)
+    table = second.report.tables["acme__orders"]
+    assert not second.ok and second.exit_code() == 12 and table.deleted == 0
+    message = table.error.one_line()
+    assert "acme.orders" in message and "key scan" in message and "Out of Memory" in message and "\n" not in message
+    assert workspace.query('SELECT COUNT(*) FROM synced."acme__orders__keys"') == [(299,)], "kept for the next run"
+    monkeypatch.setattr(key_scan._Comparison, "apply", real_apply)
+    third = workspace.sync(config)
+    assert third.ok and third.report.deleted == 1
+    assert assert_destination_equals_source(workspace, server, databases=["acme"], tables=["orders"]) == 299

@@ -341,16 +341,25 @@ def apply_scans(pipeline: Any, session: Any) -> None:
                 continue
             compare = _Comparison(client, schema, job, main, keys, session.config.deletes)
             state = (resources.get(job.resource_name) or {}).get(STATE_KEY) or {}
-            if state.get("id"):
-                removed = compare.apply(state)
-                if removed:
-                    report = session.report.tables.get(job.resource_name)
-                    if report is not None:
-                        report.deleted += removed
-                    logger.info("%s: %d row(s) no longer listed by the API: %s", job.label, removed,
-                                "marked deleted" if session.config.deletes.mode == "mark" and not job.history
-                                else ("closed (history)" if job.history else "deleted"))
-            compare.clear()
+            report = session.report.tables.get(job.resource_name)
+            try:
+                removed = compare.apply(state) if state.get("id") else 0
+                compare.clear()
+            except Exception as exc:  # the destination refused the comparison: the keys stay for the next run
+                from dbsync.load_errors import destination_error
+
+                error = destination_error("key-scan comparison", exc)
+                error.message = f"{job.label}: deletes found by the key scan could not be applied: {error.message}"
+                logger.error("%s", error.one_line())
+                if report is not None and report.error is None:
+                    report.error = error
+                continue
+            if removed:
+                if report is not None:
+                    report.deleted += removed
+                logger.info("%s: %d row(s) no longer listed by the API: %s", job.label, removed,
+                            "marked deleted" if session.config.deletes.mode == "mark" and not job.history
+                            else ("closed (history)" if job.history else "deleted"))
 
 
 def _literal(value: str) -> str:
