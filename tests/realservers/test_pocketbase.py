@@ -308,3 +308,42 @@ def test_mark_mode_flags_the_records_pocketbase_forgot(pocketbase, env, workspac
     assert_collection_equals_api(workspace, pocketbase, "products", deleted_at_source=tuple(gone))
     third = workspace.sync(cfg, dataset="pocketbase")
     assert third.ok and third.report.deleted == 0, "flagged once"
+
+
+
+@pytest.mark.xfail(strict=True, reason="page-number key listings cannot see a delete and an insert that keep the total")
+def test_a_delete_and_an_insert_during_a_page_number_listing_delete_no_live_row(pocketbase, env, workspace):
+    """Page-number pages do not overlap: a record deleted on a page already read shifts the next
+    unread page's first record onto it, where it is never listed. A record created in the same
+    transaction (PocketBase's batch API) keeps totalItems, so the scan looks complete, and the
+    shifted record, which PocketBase still holds, is deleted from the destination. Known hole
+    (see the report of branch wt-realdel): xfail until key_scan confirms such deletes."""
+    pocketbase.session.patch(f"{pocketbase.base_url}/api/settings", json={"batch": {"enabled": True}},
+                             timeout=30).raise_for_status()
+    raw = example_config("pocketbase")
+    raw["deletes"]["keys"]["params"]["perPage"] = 50
+    raw["performance"] = {"concurrency": 1, "prefetch_pages": 1}
+    cfg = parse_config(raw, source_name="examples/pocketbase/dbsync.yaml", from_file=True)
+    assert workspace.sync(cfg, dataset="pocketbase", tables=["products"]).ok
+    records = pocketbase.records("products")
+    assert len(records) > 150
+    victim = records[10]["id"]
+    raced: Dict[str, Any] = {}
+
+    def race(report):
+        if report.scan_pages == 1 and not raced:
+            answer = pocketbase.session.post(f"{pocketbase.base_url}/api/batch", timeout=30, json={"requests": [
+                {"method": "DELETE", "url": f"/api/collections/products/records/{victim}"},
+                {"method": "POST", "url": "/api/collections/products/records",
+                 "body": {"title": "created during the scan", "price": 1}}]})
+            answer.raise_for_status()
+            raced["created"] = answer.json()[1]["body"]["id"]
+
+    second = workspace.sync(cfg, dataset="pocketbase", tables=["products"], progress=race)
+    assert second.ok and raced, "the listing was under way when the batch ran"
+    dest = {r["id"] for r in workspace.rows("products", dataset="pocketbase")}
+    held_before = {r["id"] for r in pocketbase.records("products")} - {raced["created"]}
+    missing = held_before - dest
+    table = second.report.tables["products"]
+    assert not missing, (f"{len(missing)} record(s) PocketBase still holds deleted from the destination "
+                         f"(scan {table.scan}, {table.deleted} deleted)")
