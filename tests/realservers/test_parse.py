@@ -289,7 +289,9 @@ def test_deletes_arrive_through_a_key_scan(parse, env, workspace, recorder):
         assert_class_equals_parse(workspace, parse, class_name)  # the deleted objects are gone
     # the listing asked Parse for the objectIds only, oldest first, in pages overlapping by one
     listing = key_listing(recorder, "Product")
-    assert [r.param("skip") for r in listing] == ["0", "99", "198"] and by_table["Product"].scan_pages == 3
+    # (and once past the short last page: no total, so that page might be a capped one)
+    assert [r.param("skip") for r in listing] == ["0", "99", "198", str(len(parse.api.objects("Product")) - 1)]
+    assert by_table["Product"].scan_pages == 4
     assert all(r.param("keys") == "objectId" and r.param("order") == "createdAt,objectId" and r.param("limit") == "100"
                and r.param("where") is None for r in listing)
     # and Parse honoured them: a run that lists every key costs a fraction of a full read
@@ -317,3 +319,52 @@ def test_wrong_master_key_is_a_one_line_credentials_error(parse, env, tmp_path):
                    "--destination", str(tmp_path / "w.duckdb"), "--pipelines-dir", str(tmp_path / "p"),
                    env={"SOURCES__DBSYNC__API_KEY": None}, cwd=tmp_path)
     assert proc.returncode == 2 and "SOURCES__DBSYNC__API_KEY" in proc.stderr, proc.stderr
+
+
+
+def test_a_server_that_caps_its_pages_deletes_nothing(postgres_server, tmp_path, monkeypatch, workspace):
+    """Parse's maxLimit silently serves fewer objects than the key listing's limit asks for, and
+    Parse announces no total: the first page looks like the last. The listing reads once past its
+    short page and finds more objects: incomplete, nothing deleted (before the fix: 200 of 250)."""
+    monkeypatch.setenv("PARSE_SERVER_MAX_LIMIT", "50")
+    process = start_parse(tmp_path, create_database(postgres_server, "parse_" + secrets.token_hex(4)),
+                          name="parse-capped")
+    try:
+        base = process.base_url + "/parse"
+        sample = load_example_module("parse/sample_data.py")
+        sample.create(base, APP_ID, MASTER_KEY, rows=250)
+        capped = ParseApp(process, {}, sample)
+        objects = capped.api.objects  # pages of 1000: under the cap it would stop after 50 objects too
+
+        def every_object(class_name: str) -> List[Dict[str, Any]]:
+            found = objects(class_name)
+            while len(found) % 50 == 0 and found:
+                more = capped.api.session.get(f"{base}/classes/{class_name}", timeout=30, params={
+                    "limit": 50, "skip": len(found), "order": "objectId"}).json()["results"]
+                if not more:
+                    break
+                found.extend(more)
+            return found
+
+        capped.api.objects = every_object
+        monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", MASTER_KEY)
+        monkeypatch.setenv("SOURCES__DBSYNC__BASE_URL", base)
+        raw = example_config("parse")  # keys.limit: 1000
+        raw["resources"][0]["endpoint"]["paginator"]["limit"] = 40  # the records' pages fit under the cap
+        cfg = parse_config(raw, source_name="examples/parse/dbsync.yaml", from_file=True)
+        assert workspace.sync(cfg, dataset="parse", tables=["Product"]).ok
+        gone = capped.api.objects("Product")[-1]["objectId"]
+        capped.api.delete("Product", gone)
+        second = workspace.sync(cfg, dataset="parse", tables=["Product"])
+        table = second.report.tables["Product"]
+        assert second.ok and table.scan == "incomplete" and table.deleted == 0
+        assert "set deletes.keys.limit" in (table.scan_problem or ""), table.scan_problem
+        dest = {r["object_id"] for r in workspace.rows("product", dataset="parse", order_by="object_id")}
+        assert dest == {o["objectId"] for o in capped.api.objects("Product")} | {gone}, "nothing deleted"
+        raw["deletes"]["keys"]["limit"] = 50  # the page size it serves: the scan completes
+        third = workspace.sync(parse_config(raw, source_name="examples/parse/dbsync.yaml", from_file=True),
+                               dataset="parse", tables=["Product"])
+        assert third.ok and third.report.tables["Product"].scan == "complete" and third.report.deleted == 1
+        assert_class_equals_parse(workspace, capped, "Product")
+    finally:
+        process.stop()
