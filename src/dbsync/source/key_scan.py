@@ -144,10 +144,30 @@ class ScanOffsetReader(OffsetReader):
     no cursor to re-read the gap by, and no need: the next scan lists again)."""
 
     disturbed: Optional[str] = None
+    probe: Optional[Tuple[int, Any]] = None  # (offset, row) read once past the short page ending a listing without total
 
     @property
     def overlap(self) -> bool:
         return self.limit >= 2
+
+    def fetched(self, request: PageRequest, result: PageResult) -> None:
+        """Without a total a short page ends the listing, and so does the first page of an API
+        that silently caps its pages below ``limit`` (Parse's ``maxLimit``): every key after it
+        would be deleted. So the listing reads once past a short page (overlapping its last row):
+        rows there mean the end was not the end, and the scan is incomplete."""
+        super().fetched(request, result)
+        if getattr(result, "ignored", False) or request.fill is not None or not self.sequential:
+            return
+        offset, count = request.offset or 0, result.raw_count
+        if self.probe is not None and offset == self.probe[0]:
+            if (count > 1 or (count == 1 and result.first_key != self.probe[1])) and self.disturbed is None:
+                self.disturbed = (f"rows follow the short page that ended the key listing at offset {offset} (does "
+                                  f"the API serve fewer than {self.limit} records a page? set deletes.keys.limit to "
+                                  "its page size)")
+            return
+        if self.short_page_seen and count > 0 and self.probe is None:
+            self.probe, self.short_page_seen = (offset + count - 1, result.last_key), False
+            self.next_offset = offset + count - 1
 
     def _check(self, before: int, after: int) -> None:
         if before not in self.edges or after not in self.edges:
