@@ -67,6 +67,10 @@ def key_scan_line(result: SyncResult) -> Optional[str]:
         return None
     complete = [t for t in scanned if t.scan == "complete"]
     parts = [f"{len(complete)} table(s) scanned for deletes ({human_count(sum(t.scan_keys for t in complete))} keys)"]
+    pending = sum(t.scan_pending for t in scanned)
+    if pending:
+        parts.append(f"{human_count(pending)} row(s) not listed once, removed if the next scan misses them too "
+                     "(pages that do not overlap)")
     incomplete = sum(1 for t in scanned if t.scan == "incomplete")
     if incomplete:
         parts.append(f"{incomplete} incomplete (nothing deleted there)")
@@ -117,7 +121,8 @@ def result_dict(result: SyncResult) -> Dict[str, Any]:
             "cursor_after": _plain(rep.cursor_after), "seconds": round(rep.seconds, 3),
             "warnings": list(rep.warnings), "error": error_dict(rep.error) if rep.error is not None else None,
             "key_scan": None if rep.scan is None else {"status": rep.scan, "keys": rep.scan_keys,
-                                                       "pages": rep.scan_pages, "problem": rep.scan_problem},
+                                                       "pages": rep.scan_pages, "problem": rep.scan_problem,
+                                                       "pending": rep.scan_pending},
         })
     stats = result.stats
     return {

@@ -59,6 +59,7 @@ KEYS_SUFFIX = "__keys"
 SCAN_COLUMN = "_dbsync_scan"  # which scan listed the key
 RESOURCE_COLUMN = "_dbsync_resource"  # which table's scan (union tables share one keys table)
 STATE_KEY = "key_scan"
+CANDIDATES = "candidates"  # the scan column of keys missed once by a listing whose pages do not overlap
 
 
 def keys_table_name(table_name: str) -> str:
@@ -226,6 +227,7 @@ class ScanRun:
     first_total: Optional[int] = None
     last_total: Optional[int] = None
     problem: Optional[str] = None
+    overlapping: bool = False  # the listing's pages overlapped (every boundary checked)
 
     def page(self, result: PageResult, keys: int) -> None:
         self.pages += 1
@@ -247,6 +249,7 @@ class ScanRun:
         """None when the scan is complete, else why it is not (see the module docstring).
         ``warning``: what the reader's completeness check said (a full last page no total
         proves complete); the check raises when rows the API announced are missing."""
+        self.overlapping = bool(getattr(reader, "overlap", False))
         if warning:
             self.fail(_without_where(warning))
         disturbed = getattr(reader, "disturbed", None) or (
@@ -262,7 +265,10 @@ class ScanRun:
         return self.problem
 
     def state(self) -> Dict[str, Any]:
-        return {"id": self.scan_id, "at": time.time(), "started": self.started, "keys": self.keys, "kind": self.kind}
+        # pages that do not overlap (page numbers, next links) cannot prove that no row slipped
+        # past a boundary: a key they miss is removed only when the next scan misses it too
+        return {"id": self.scan_id, "at": time.time(), "started": self.started, "keys": self.keys, "kind": self.kind,
+                "confirm": not self.overlapping}
 
 
 def _without_where(text: str) -> str:
@@ -365,6 +371,8 @@ def apply_scans(pipeline: Any, session: Any) -> None:
             try:
                 removed = compare.apply(state) if state.get("id") else 0
                 compare.clear()
+                if report is not None and state.get("confirm"):
+                    report.scan_pending = compare.pending
             except Exception as exc:  # the destination refused the comparison: the keys stay for the next run
                 from dbsync.load_errors import destination_error
 
@@ -417,6 +425,7 @@ class _Comparison:
                           == key_columns.get(naming.normalize_identifier(k), {}).get("data_type")
                           for k in job.primary_key]
         self.mine = f"{self.ident(RESOURCE_COLUMN)} = {_literal(job.resource_name)}"
+        self.pending = 0  # rows missed once, removed if the next scan misses them too (confirm)
 
     def _equal(self, left: str, right: str) -> str:
         """Key columns of two aliases equal (as text where the two tables typed them apart)."""
@@ -460,10 +469,37 @@ class _Comparison:
                            "(the listing repeated rows)", self.job.label, repeated)
             return 0
         gone = self._gone(scan_id, float(state["started"]))
-        removed = self._count(f"SELECT COUNT(*) FROM ({gone}) AS g")
-        if not removed:
-            return 0
-        target = f"EXISTS (SELECT 1 FROM ({gone}) AS g WHERE {self._equal('g', 'm')})"
+        confirm = bool(state.get("confirm"))
+        remove = gone
+        if confirm:  # only the keys the previous scan missed too
+            candidates = f"(SELECT {key_list} FROM {self.keys} WHERE {self.mine} AND {self._is_candidate})"
+            remove = (f"SELECT {', '.join(f'g.{k}' for k in self.key_names)} FROM ({gone}) AS g "
+                      f"JOIN {candidates} AS c ON {self._equal('c', 'g')}")
+        removed = self._count(f"SELECT COUNT(*) FROM ({remove}) AS r")
+        if removed:
+            self._change(f"EXISTS (SELECT 1 FROM ({remove}) AS r WHERE {self._equal('r', 'm')})")
+        if confirm:
+            self._keep_candidates(gone, key_list)
+        else:  # candidates of an earlier, non-overlapping listing are void now
+            self.client.execute_sql(f"DELETE FROM {self.keys} WHERE {self.mine} AND {self._is_candidate}")
+        return removed
+
+    @property
+    def _is_candidate(self) -> str:
+        return f"{self.ident(SCAN_COLUMN)} = {_literal(CANDIDATES)}"
+
+    def _keep_candidates(self, gone: str, key_list: str) -> None:
+        """The keys this scan missed and did not remove: the next scan removes them if it misses
+        them too (the rows already removed are no longer in ``gone``)."""
+        self.client.execute_sql(f"DELETE FROM {self.keys} WHERE {self.mine} AND {self._is_candidate}")
+        self.client.execute_sql(
+            f"INSERT INTO {self.keys} ({key_list}, {self.ident(RESOURCE_COLUMN)}, {self.ident(SCAN_COLUMN)}) "
+            f"SELECT {', '.join(f'g.{k}' for k in self.key_names)}, {_literal(self.job.resource_name)}, "
+            f"{_literal(CANDIDATES)} FROM ({gone}) AS g")
+        self.pending = self._count(f"SELECT COUNT(*) FROM {self.keys} WHERE {self.mine} AND {self._is_candidate}")
+
+    def _change(self, target: str) -> None:
+        """Remove, mark or close the rows ``target`` selects (alias ``m``)."""
         now = _timestamp(time.time())
         if self.job.history:
             from dbsync.source.history import VALID_TO
@@ -476,7 +512,8 @@ class _Comparison:
         else:
             change = f"DELETE FROM {self.main} AS m WHERE {target}"
         self.client.execute_sql(change)
-        return removed
 
     def clear(self) -> None:
-        self.client.execute_sql(f"DELETE FROM {self.keys} WHERE {self.mine}")
+        """Empty this table's part of the keys table, but for the candidates a confirming scan
+        keeps for the next one."""
+        self.client.execute_sql(f"DELETE FROM {self.keys} WHERE {self.mine} AND NOT ({self._is_candidate})")

@@ -37,6 +37,7 @@ class TableReport:
     scan_keys: int = 0  # keys listed by a complete scan
     scan_pages: int = 0  # pages of the key listing (counted in requests as well)
     scan_problem: Optional[str] = None  # why the scan is incomplete (nothing deleted)
+    scan_pending: int = 0  # rows missed by a scan of pages that do not overlap: removed when the next misses them too
     seconds: float = 0.0
     error: Optional[DbsyncError] = None
     started: Optional[float] = None
