@@ -219,6 +219,7 @@ def assert_destination_equals_source(destination: Any, server: Any, databases: O
                                      table_name: Optional[Callable[[str, str], str]] = None,
                                      types: Optional[Mapping[str, str]] = None, missing_ok: bool = False,
                                      history: bool = False,
+                                     deleted_keys: Optional[Mapping[Tuple[str, str], Iterable[Any]]] = None,
                                      unchecked: Optional[Mapping[Tuple[str, str, Any], Iterable[str]]] = None) -> int:
     """The destination holds exactly the reference server's data for the synced tables, by key
     and values: every live source row present with every declared field equal, no extra rows, no
@@ -233,7 +234,8 @@ def assert_destination_equals_source(destination: Any, server: Any, databases: O
     ``missing_ok``: a table absent from the destination is skipped (a run that failed a table
     writes nothing of it); otherwise it is an error. ``unchecked`` maps (db, table, key) to fields
     whose values are deliberately not compared. ``history``: history tables, compared by their
-    current versions (``_dbsync_valid_to`` NULL). Returns the number of source rows compared;
+    current versions (``_dbsync_valid_to`` NULL). ``deleted_keys``: with ``deletes="mark"`` on a
+    server without tombstones, the keys deleted per (db, table): exactly those must be marked. Returns the number of source rows compared;
     comparing nothing at all is an error (a check that cannot fail)."""
     if layout not in ("per_database", "union"):
         raise ValueError(f"layout must be per_database or union, not {layout!r}")
@@ -266,6 +268,8 @@ def assert_destination_equals_source(destination: Any, server: Any, databases: O
             source = server.records(db, table, include_deleted=deletes == "mark")
             if deletes == "mark":
                 tombstones = {r[key] for r in source if r.get("deleted")}
+                if deleted_keys is not None:
+                    tombstones = set(deleted_keys.get((db, table), ()))
                 source = [r for r in source if not r.get("deleted")]
                 marked = [r for r in dest_rows if r.get(deleted_field) is True]
                 dest_rows = [r for r in dest_rows if r.get(deleted_field) is not True]

@@ -24,6 +24,7 @@ _EXPORTS = {
     "parse_config": "dbsync.config",
     "dbsync_source": "dbsync.source",
     "run_sync": "dbsync.pipeline",
+    "after_load": "dbsync.pipeline",
     "SyncResult": "dbsync.pipeline",
     "discover_catalog": "dbsync.discovery",
     "Catalog": "dbsync.discovery",

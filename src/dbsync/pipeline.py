@@ -379,11 +379,19 @@ def _missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str) -> Set
 
 def after_load(pipeline: Any, session: Any) -> None:
     """What dbsync does in the destination after each load: mark deleted rows (``deletes:
-    mark``), leave one open version per key in history tables. Both idempotent, so a run
-    stopped between the load and this step is repaired by the next one."""
+    mark``), leave one open version per key in history tables, apply the scans for deletes
+    (``deletes.detect: keys``). All idempotent, so a run stopped between the load and this step
+    is repaired by the next one.
+
+    ``session``: the source's session, or the source itself (``dbsync.dbsync_source(...)`` run
+    in your own dlt pipeline: call ``dbsync.after_load(pipeline, source)`` after ``run``)."""
+    session = getattr(session, "dbsync_session", session)
     if session.config.deletes.mode == "mark":
         mark_deleted_rows(pipeline, session)
     settle_history(pipeline, session)
+    from dbsync.source.key_scan import apply_scans
+
+    apply_scans(pipeline, session)  # deletes found by listing keys (deletes.detect: keys / full_read)
 
 
 def settle_history(pipeline: Any, session: Any) -> None:
@@ -413,6 +421,7 @@ def mark_deleted_rows(pipeline: Any, session: Any) -> None:
     Idempotent and run after every load, so a run interrupted between the load and this step
     is repaired by the next one. A row re-created after its deletion (newer cursor) stays live.
     """
+    from dbsync.source.convert import DELETED_AT, SYNCED_AT
     from dbsync.source.source import tombstone_table_name
 
     schema = pipeline.default_schema
@@ -433,10 +442,14 @@ def mark_deleted_rows(pipeline: Any, session: Any) -> None:
             if job.cursor_field:
                 cursor = q(naming.normalize_identifier(job.cursor_field))
                 newer = f" AND d.{cursor} >= m.{cursor}"
+            side_rows = f"FROM {client.make_qualified_table_name(side)} AS d WHERE {keys}{newer}"
+            deleted_at = naming.normalize_identifier(DELETED_AT)
+            when = ""
+            if deleted_at in schema.tables[main].get("columns", {}):  # when the tombstone arrived
+                when = f", {q(deleted_at)} = (SELECT MAX(d.{q(naming.normalize_identifier(SYNCED_AT))}) {side_rows})"
             client.execute_sql(
-                f"UPDATE {client.make_qualified_table_name(main)} AS m SET {q(field)} = TRUE "
-                f"WHERE m.{q(field)} IS NOT TRUE AND EXISTS (SELECT 1 FROM "
-                f"{client.make_qualified_table_name(side)} AS d WHERE {keys}{newer})"
+                f"UPDATE {client.make_qualified_table_name(main)} AS m SET {q(field)} = TRUE{when} "
+                f"WHERE m.{q(field)} IS NOT TRUE AND EXISTS (SELECT 1 {side_rows})"
             )
 
 

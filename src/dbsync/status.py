@@ -16,6 +16,7 @@ class TableStatus:
     rows: Optional[int]
     cursor: Any
     last_change: Optional[str]  # when new data last moved this table's cursor
+    last_key_scan: Optional[str] = None  # when a complete scan for deletes last listed the keys
 
 
 @dataclass
@@ -60,8 +61,9 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
     for resource_name in sorted(set(resources) | set(resource_tables)):
         state = resources.get(resource_name, {})
         table = resource_tables.get(resource_name, resource_name)
+        scan = (state.get("key_scan") or {}).get("at")
         tables.append(TableStatus(resource_name, table, counts.get(table), state.get("cursor"),
-                                  state.get("last_change")))
+                                  state.get("last_change"), _utc(scan) if scan else None))
     trace = pipeline.last_trace
     last_run = None
     last_ok = None
@@ -80,9 +82,16 @@ def _resource_tables(schema: Any) -> Dict[str, str]:
         if name.startswith("_dlt"):
             continue
         resource = table.get("resource")
-        if resource:
+        side = name.endswith(("__keys", "__deleted"))  # a resource's side tables: keys listed, tombstones
+        if resource and (not side or resource not in out):  # the main table wins over its side tables
             out[resource] = name
     return out
+
+
+def _utc(epoch: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(epoch)))
 
 
 def _row_counts(pipeline: Any, schema: Any) -> Dict[str, int]:

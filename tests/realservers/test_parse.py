@@ -2,7 +2,8 @@
 examples/parse alone: classes discovered from ``/schemas`` (fields as a mapping) with ``objectId``
 as key, Parse's wrapped ``Date`` objects as timestamps and ``Pointer`` objects as their id,
 ``limit``/``skip`` pages, incremental runs through Parse's JSON ``where`` filter on ``updatedAt``,
-what happens to deletes (Parse sends no tombstones), a no-change run, and a wrong master key.
+deletes found by listing every objectId (``keys=objectId``: Parse sends no tombstones), a no-change
+run, and a wrong master key.
 
 Parse Server is installed by ``scripts/setup dev`` (or ``examples``) from examples/parse/package.json
 and package-lock.json into examples/parse/node_modules: nothing is downloaded at run time."""
@@ -15,7 +16,7 @@ import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import requests
@@ -103,8 +104,15 @@ def env(parse, monkeypatch) -> Dict[str, str]:
     return values
 
 
-def config() -> Any:
-    return parse_config(example_config("parse"), source_name="examples/parse/dbsync.yaml", from_file=True)
+def config(deletes: Optional[Dict[str, Any]] = None) -> Any:
+    raw = example_config("parse")
+    raw["deletes"].update(deletes or {})
+    return parse_config(raw, source_name="examples/parse/dbsync.yaml", from_file=True)
+
+
+def records_requests(recorder, class_name: str) -> List[Any]:
+    """The requests for a class's objects (not the key listing: that one sends keys=objectId)."""
+    return [r for r in recorder.to(f"/parse/classes/{class_name}") if r.param("keys") is None]
 
 
 def iso(text: str) -> datetime:
@@ -155,7 +163,8 @@ def assert_class_equals_parse(workspace, parse: ParseApp, class_name: str, datas
 def test_full_sync_of_every_class(parse, env, workspace, recorder):
     result = workspace.sync(config(), dataset="parse")
     assert result.ok, [t.error for t in result.failed]
-    assert workspace.tables("parse") == TABLES  # _User and _Role (in /schemas) excluded
+    # _User and _Role (in /schemas) excluded; the key scan's tables (empty between runs) beside
+    assert workspace.tables("parse") == sorted(TABLES + [f"{t}__keys" for t in TABLES])
     sent = recorder.at(parse.process.base_url)
     assert sent and all(r.headers.get("X-Parse-Master-Key") == MASTER_KEY for r in sent)
     assert all(r.headers.get("X-Parse-Application-Id") == APP_ID for r in sent)
@@ -216,7 +225,7 @@ def test_incremental_sync_after_changes(parse, env, workspace, recorder):
     by_table = {t.resource_name: t for t in second.report.tables.values()}
     assert all(t.mode == "incremental" and t.pages == 1 for t in by_table.values())
     assert (by_table["Product"].rows, by_table["Customer"].rows, by_table["Order"].rows) == (1, 1, 0)
-    sent = recorder.to("/parse/classes/Product")
+    sent = records_requests(recorder, "Product")
     assert len(sent) == 1 and sent[0].param("skip") == "0"
     assert json.loads(sent[0].param("where")) == {"updatedAt": {"$gte": {"__type": "Date", "iso": cursors["Product"]}}}
     products = {r["object_id"]: r for r in workspace.rows("product", dataset="parse", order_by="object_id")}
@@ -224,29 +233,76 @@ def test_incremental_sync_after_changes(parse, env, workspace, recorder):
     assert products[changed]["released"] == datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=timezone.utc)
     for class_name in ("Product", "Customer"):
         assert_class_equals_parse(workspace, parse, class_name)
-    # Parse sends no tombstones: the deleted order stays until a --full-refresh (issue 14's key scan)
-    orders = {r["object_id"] for r in workspace.rows("order", dataset="parse", order_by="object_id")}
-    assert gone in orders and orders - {gone} == {o["objectId"] for o in parse.api.objects("Order")}
+    # Parse sends no tombstones: the key scan (keys=objectId) found the deleted order
+    assert by_table["Order"].deleted == 1 and second.report.deleted == 1
+    assert_class_equals_parse(workspace, parse, "Order")
     customers = {r["object_id"]: r for r in workspace.rows("customer", dataset="parse", order_by="object_id")}
     assert customers[added]["name"] == "Grace" and customers[added]["last_order"] is None
 
     # nothing changed: one record request per class (the objects at the cursor come back and are
-    # dropped) and /schemas revalidated by its ETag (304); nothing loaded
+    # dropped), the key listing, and /schemas revalidated by its ETag (304); nothing loaded
     recorder.clear()
     third = workspace.sync(cfg, dataset="parse")
-    assert third.ok and third.report.rows == 0
-    sent = recorder.at(parse.process.base_url)
+    assert third.ok and third.report.rows == 0 and third.report.deleted == 0
+    sent = [r for r in recorder.at(parse.process.base_url) if r.param("keys") is None]
     assert sorted(r.path for r in sent) == ["/parse/classes/Customer", "/parse/classes/Order",
                                             "/parse/classes/Product", "/parse/schemas"]
     assert [r.headers.get("If-None-Match", "")[:3] for r in sent if r.path == "/parse/schemas"] == ['W/"']
-    for class_name in ("Product", "Customer"):
+    for class_name in CLASSES:
         assert_class_equals_parse(workspace, parse, class_name)
 
-    # a full refresh reads every class whole again: the deleted order is gone
+    # a full refresh reads every class whole again: the same
     fourth = workspace.sync(cfg, dataset="parse", full_refresh=True)
     assert fourth.ok, [t.error for t in fourth.failed]
     for class_name in CLASSES:
         assert_class_equals_parse(workspace, parse, class_name)
+
+
+def key_listing(recorder, class_name: str) -> List[Any]:
+    """The requests of the key listing (deletes.keys.params of the example: keys=objectId)."""
+    return [r for r in recorder.to(f"/parse/classes/{class_name}") if r.param("keys") is not None]
+
+
+def test_deletes_arrive_through_a_key_scan(parse, env, workspace, recorder):
+    """Parse forgets a deleted object; the example's key scan (``keys=objectId``, oldest first by
+    ``createdAt,objectId``, skip pages of 1000 overlapping by one) lists every objectId and the
+    objects gone leave the destination."""
+    cfg = config({"keys": {"params": example_config("parse")["deletes"]["keys"]["params"], "limit": 100}})
+    first = workspace.sync(cfg, dataset="parse")
+    assert first.ok and first.report.deleted == 0
+    assert not key_listing(recorder, "Product"), "a first run reads every object: that read is the scan"
+    products = [o["objectId"] for o in parse.api.objects("Product")]  # by objectId
+    gone = {"Product": set(products[::50]), "Customer": {parse.api.objects("Customer")[7]["objectId"]}}
+    for class_name, ids in gone.items():
+        for object_id in ids:
+            parse.api.delete(class_name, object_id)
+    recorder.clear()
+    second = workspace.sync(cfg, dataset="parse")
+    assert second.ok, [t.error for t in second.failed]
+    by_table = {t.resource_name: t for t in second.report.tables.values()}
+    assert (by_table["Product"].deleted, by_table["Customer"].deleted, by_table["Order"].deleted) == (
+        len(gone["Product"]), 1, 0)
+    assert second.report.deleted == len(gone["Product"]) + 1
+    for class_name in CLASSES:
+        assert by_table[class_name].scan == "complete"
+        assert by_table[class_name].scan_keys == len(parse.api.objects(class_name))
+        assert_class_equals_parse(workspace, parse, class_name)  # the deleted objects are gone
+    # the listing asked Parse for the objectIds only, oldest first, in pages overlapping by one
+    listing = key_listing(recorder, "Product")
+    # (and once past the short last page: no total, so that page might be a capped one)
+    assert [r.param("skip") for r in listing] == ["0", "99", "198", str(len(parse.api.objects("Product")) - 1)]
+    assert by_table["Product"].scan_pages == 4
+    assert all(r.param("keys") == "objectId" and r.param("order") == "createdAt,objectId" and r.param("limit") == "100"
+               and r.param("where") is None for r in listing)
+    # and Parse honoured them: a run that lists every key costs a fraction of a full read
+    third = workspace.sync(config({"every": "1h"}), dataset="parse")  # not due: no listing
+    assert third.ok and all(t.scan == "not due" for t in third.report.tables.values())
+    listed = second.stats.bytes_received - third.stats.bytes_received
+    full = first.stats.bytes_received - third.stats.bytes_received
+    assert 0 < listed * 3 < full * 2, (listed, full)  # 2.1 times here: the sample objects are small, and
+    # Parse always adds createdAt, updatedAt (and ACL when set) to the keys asked for:
+    page = requests.get(listing[0].url, headers=listing[0].headers, timeout=30).json()["results"]
+    assert len(page) == 100 and {frozenset(o) for o in page} == {frozenset({"objectId", "createdAt", "updatedAt"})}
 
 
 def test_wrong_master_key_is_a_one_line_credentials_error(parse, env, tmp_path):
@@ -263,3 +319,52 @@ def test_wrong_master_key_is_a_one_line_credentials_error(parse, env, tmp_path):
                    "--destination", str(tmp_path / "w.duckdb"), "--pipelines-dir", str(tmp_path / "p"),
                    env={"SOURCES__DBSYNC__API_KEY": None}, cwd=tmp_path)
     assert proc.returncode == 2 and "SOURCES__DBSYNC__API_KEY" in proc.stderr, proc.stderr
+
+
+
+def test_a_server_that_caps_its_pages_deletes_nothing(postgres_server, tmp_path, monkeypatch, workspace):
+    """Parse's maxLimit silently serves fewer objects than the key listing's limit asks for, and
+    Parse announces no total: the first page looks like the last. The listing reads once past its
+    short page and finds more objects: incomplete, nothing deleted (before the fix: 200 of 250)."""
+    monkeypatch.setenv("PARSE_SERVER_MAX_LIMIT", "50")
+    process = start_parse(tmp_path, create_database(postgres_server, "parse_" + secrets.token_hex(4)),
+                          name="parse-capped")
+    try:
+        base = process.base_url + "/parse"
+        sample = load_example_module("parse/sample_data.py")
+        sample.create(base, APP_ID, MASTER_KEY, rows=250)
+        capped = ParseApp(process, {}, sample)
+        objects = capped.api.objects  # pages of 1000: under the cap it would stop after 50 objects too
+
+        def every_object(class_name: str) -> List[Dict[str, Any]]:
+            found = objects(class_name)
+            while len(found) % 50 == 0 and found:
+                more = capped.api.session.get(f"{base}/classes/{class_name}", timeout=30, params={
+                    "limit": 50, "skip": len(found), "order": "objectId"}).json()["results"]
+                if not more:
+                    break
+                found.extend(more)
+            return found
+
+        capped.api.objects = every_object
+        monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", MASTER_KEY)
+        monkeypatch.setenv("SOURCES__DBSYNC__BASE_URL", base)
+        raw = example_config("parse")  # keys.limit: 1000
+        raw["resources"][0]["endpoint"]["paginator"]["limit"] = 40  # the records' pages fit under the cap
+        cfg = parse_config(raw, source_name="examples/parse/dbsync.yaml", from_file=True)
+        assert workspace.sync(cfg, dataset="parse", tables=["Product"]).ok
+        gone = capped.api.objects("Product")[-1]["objectId"]
+        capped.api.delete("Product", gone)
+        second = workspace.sync(cfg, dataset="parse", tables=["Product"])
+        table = second.report.tables["Product"]
+        assert second.ok and table.scan == "incomplete" and table.deleted == 0
+        assert "set deletes.keys.limit" in (table.scan_problem or ""), table.scan_problem
+        dest = {r["object_id"] for r in workspace.rows("product", dataset="parse", order_by="object_id")}
+        assert dest == {o["objectId"] for o in capped.api.objects("Product")} | {gone}, "nothing deleted"
+        raw["deletes"]["keys"]["limit"] = 50  # the page size it serves: the scan completes
+        third = workspace.sync(parse_config(raw, source_name="examples/parse/dbsync.yaml", from_file=True),
+                               dataset="parse", tables=["Product"])
+        assert third.ok and third.report.tables["Product"].scan == "complete" and third.report.deleted == 1
+        assert_class_equals_parse(workspace, capped, "Product")
+    finally:
+        process.stop()

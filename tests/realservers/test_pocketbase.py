@@ -1,13 +1,14 @@
 """PocketBase (collections, no databases, a superuser token in the Authorization header) synced
 with examples/pocketbase alone: full sync value by value, types and required fields from the
 collection schema, page-number pages, incremental runs with a ``filter=`` template (also with a
-lag, written in PocketBase's own timestamp format), and a wrong token as a one-line error."""
+lag, written in PocketBase's own timestamp format), deletes found by listing every id
+(``fields=id``: PocketBase sends no tombstones), and a wrong token as a one-line error."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import requests
@@ -89,11 +90,12 @@ def env(pocketbase, monkeypatch) -> Dict[str, str]:
     return values
 
 
-def config(per_page: int = 60, **incremental: Any) -> Any:
+def config(per_page: int = 60, deletes: Optional[Dict[str, Any]] = None, **incremental: Any) -> Any:
     """The example config; small pages so that paging is exercised."""
     raw = example_config("pocketbase")
     raw["resources"][0]["endpoint"]["params"]["perPage"] = per_page
     raw["incremental"].update(incremental)
+    raw["deletes"].update(deletes or {})
     return parse_config(raw, source_name="examples/pocketbase/dbsync.yaml", from_file=True)
 
 
@@ -147,7 +149,8 @@ def test_full_sync_of_every_collection(pocketbase, env, workspace, recorder):
     assert [r.param("page") for r in pages] == ["1", "2", "3", "4", "5"]
     assert all(r.param("filter") is None and r.param("sort") == "updated,id"  # a first run: no filter
                and r.param("perPage") == "60" for r in pages)
-    assert workspace.tables("pocketbase") == COLLECTIONS  # system collections (_superusers...) excluded
+    # system collections (_superusers...) excluded; the key scan's tables (empty between runs) beside
+    assert workspace.tables("pocketbase") == sorted(COLLECTIONS + [f"{c}__keys" for c in COLLECTIONS])
     by_table = {t.resource_name: t for t in result.report.tables.values()}
     assert by_table["products"].rows == len(pocketbase.records("products")) >= 250
     assert by_table["products"].pages == 5  # page_number: 60 + 60 + 60 + 60 + 10
@@ -177,6 +180,7 @@ def test_types_and_required_fields_from_the_collection_schema(pocketbase, env, w
         "released": (ts, True), "tags": ("VARCHAR", True), "category": ("VARCHAR", True),
         "specs": ("JSON", True), "description": ("VARCHAR", True), "origin": ("JSON", True),
         "created": (ts, True), "updated": (ts, True),
+        "deleted": ("BOOLEAN", True),  # deletes.mode delete: the tombstone field, never sent by PocketBase
     }
     customers = workspace.columns("customers", "pocketbase")
     assert customers["name"] == ("VARCHAR", False) and customers["email"] == ("VARCHAR", False)
@@ -203,21 +207,25 @@ def test_incremental_sync_after_changes(pocketbase, env, workspace, recorder):
     by_table = {t.resource_name: t for t in second.report.tables.values()}
     assert (by_table["products"].rows, by_table["customers"].rows, by_table["users"].rows) == (1, 1, 0)
     assert all(t.mode == "incremental" and t.pages == 1 for t in by_table.values())
-    sent = recorder.to("/api/collections/products/records")
-    assert len(sent) == 1 and sent[0].param("filter") == f"updated >= '{cursor}'"
+    sent = [r for r in recorder.to("/api/collections/products/records") if r.param("fields") is None]
+    assert len(sent) == 1 and sent[0].param("filter") == f"updated >= '{cursor}'"  # and the key listing
     products = {r["id"]: r for r in workspace.rows("products", dataset="pocketbase")}
     assert products[changed["id"]]["price"] == 99.75 and products[changed["id"]]["released"] is None
     customers = {r["id"]: r for r in workspace.rows("customers", dataset="pocketbase")}
     assert customers[added["id"]]["name"] == "Grace" and customers[added["id"]]["last_order"] is None
-    assert gone in customers, "no tombstones in PocketBase: deletes: ignore keeps the row"
-    for collection in COLLECTIONS:
-        assert_collection_equals_api(workspace, pocketbase, collection,
-                                     deleted_at_source=(gone,) if collection == "customers" else ())
+    # no tombstones in PocketBase: the key scan misses the record, and (page-number pages do not
+    # overlap) the next scan's miss confirms it
+    assert gone in customers and second.report.deleted == 0 and by_table["customers"].scan_pending == 1
     third = workspace.sync(cfg, dataset="pocketbase")
-    assert third.report.rows == 0
+    assert third.report.rows == 0 and third.report.deleted == 1
+    customers = {r["id"]: r for r in workspace.rows("customers", dataset="pocketbase")}
+    assert gone not in customers
     for collection in COLLECTIONS:
-        assert_collection_equals_api(workspace, pocketbase, collection,
-                                     deleted_at_source=(gone,) if collection == "customers" else ())
+        assert_collection_equals_api(workspace, pocketbase, collection)
+    fourth = workspace.sync(cfg, dataset="pocketbase")
+    assert fourth.report.rows == 0 and fourth.report.deleted == 0
+    for collection in COLLECTIONS:
+        assert_collection_equals_api(workspace, pocketbase, collection)
 
 
 def test_lag_is_written_in_the_apis_own_timestamp_format(pocketbase, env, workspace, recorder):
@@ -245,3 +253,120 @@ def test_wrong_token_is_a_one_line_auth_error(pocketbase, env, tmp_path):
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "401" in lines[0] and "valid record authorization token" in lines[0]
     assert "not-a-valid-token" not in proc.stderr + proc.stdout
+
+
+def key_listing(recorder, collection: str) -> List[Any]:
+    """The requests of the key listing (deletes.keys.params of the example: fields=id)."""
+    return [r for r in recorder.to(f"/api/collections/{collection}/records") if r.param("fields") is not None]
+
+
+def test_deletes_arrive_through_a_key_scan(pocketbase, env, workspace, recorder):
+    """PocketBase forgets a deleted record; the example's key scan (fields=id, sort=@rowid, pages
+    of 1000) lists every id and the rows whose id is gone leave the destination."""
+    cfg = config()
+    first = workspace.sync(cfg, dataset="pocketbase")
+    assert first.ok and first.report.deleted == 0
+    assert key_listing(recorder, "products") == [], "a first run reads every record: that read is the scan"
+    products, customers = pocketbase.records("products"), pocketbase.records("customers")
+    gone = {"products": {products[i]["id"] for i in (0, 59, 60, len(products) - 1)},  # page edges too
+            "customers": {customers[3]["id"]}}
+    for collection, ids in gone.items():
+        for record_id in ids:
+            pocketbase.delete(collection, record_id)
+    recorder.clear()
+    second = workspace.sync(cfg, dataset="pocketbase")
+    assert second.ok, [t.error for t in second.failed]
+    by_table = {t.resource_name: t for t in second.report.tables.values()}
+    # page-number pages do not overlap: a key missed once is removed when the next scan misses it too
+    assert second.report.deleted == 0
+    assert (by_table["products"].scan_pending, by_table["customers"].scan_pending,
+            by_table["users"].scan_pending) == (4, 1, 0)
+    confirmed = workspace.sync(cfg, dataset="pocketbase")
+    assert confirmed.ok
+    confirmed_by_table = {t.resource_name: t for t in confirmed.report.tables.values()}
+    assert tuple(confirmed_by_table[c].deleted for c in ("products", "customers", "users")) == (4, 1, 0)
+    assert confirmed.report.deleted == 5
+    for collection in COLLECTIONS:
+        assert by_table[collection].scan == "complete" and confirmed_by_table[collection].scan_pending == 0
+        assert by_table[collection].scan_keys == len(pocketbase.records(collection))
+        assert_collection_equals_api(workspace, pocketbase, collection)  # the deleted ids are gone
+    # the listing asked PocketBase for the ids only, in insertion order, 1000 a page: one page each
+    listing = key_listing(recorder, "products")
+    assert len(listing) == 2 and by_table["products"].scan_pages == 1  # a page per scan
+    assert [(r.param("fields"), r.param("sort"), r.param("perPage"), r.param("filter")) for r in listing] == [
+        ("id", "@rowid", "1000", None)] * 2
+    # and PocketBase honoured them: a run that lists every key costs a fraction of a full read
+    third = workspace.sync(config(deletes={"every": "1h"}), dataset="pocketbase")  # not due: no listing
+    assert third.ok and all(t.scan == "not due" for t in third.report.tables.values())
+    listed = confirmed.stats.bytes_received - third.stats.bytes_received
+    full = first.stats.bytes_received - third.stats.bytes_received
+    assert 0 < listed * 10 < full, (listed, full)
+    for collection in COLLECTIONS:
+        assert_collection_equals_api(workspace, pocketbase, collection)
+
+
+def test_mark_mode_flags_the_records_pocketbase_forgot(pocketbase, env, workspace):
+    cfg = config(deletes={"mode": "mark"})
+    assert workspace.sync(cfg, dataset="pocketbase").ok
+    gone = {r["id"] for r in pocketbase.records("products")[5:7]}
+    for record_id in gone:
+        pocketbase.delete("products", record_id)
+    first_scan = workspace.sync(cfg, dataset="pocketbase")
+    assert first_scan.ok and first_scan.report.deleted == 0, "pages that do not overlap: confirmed next scan"
+    second = workspace.sync(cfg, dataset="pocketbase")
+    assert second.ok and second.report.deleted == 2 and second.report.tables["products"].deleted == 2
+    rows = {r["id"]: r for r in workspace.rows("products", dataset="pocketbase")}
+    assert {k for k, r in rows.items() if r["deleted"]} == gone, "mark keeps the rows, flagged"
+    assert all(rows[k]["_dbsync_deleted_at"] is not None for k in gone)
+    assert all(r["_dbsync_deleted_at"] is None and r["deleted"] is None for k, r in rows.items() if k not in gone)
+    assert_collection_equals_api(workspace, pocketbase, "products", deleted_at_source=tuple(gone))
+    third = workspace.sync(cfg, dataset="pocketbase")
+    assert third.ok and third.report.deleted == 0, "flagged once"
+
+
+
+def test_a_delete_and_an_insert_during_a_page_number_listing_delete_no_live_row(pocketbase, env, workspace):
+    """Page-number pages do not overlap: a record deleted on a page already read shifts the next
+    unread page's first record onto it, where it is never listed. A record created in the same
+    transaction (PocketBase's batch API) keeps totalItems, so the scan looks complete. The shifted
+    record, which PocketBase still holds, is only a candidate: it is listed by the next scan and
+    stays, while the deleted one is missed again and goes."""
+    pocketbase.session.patch(f"{pocketbase.base_url}/api/settings", json={"batch": {"enabled": True}},
+                             timeout=30).raise_for_status()
+    raw = example_config("pocketbase")
+    raw["deletes"]["keys"]["params"]["perPage"] = 50
+    raw["performance"] = {"concurrency": 1, "prefetch_pages": 1}
+    cfg = parse_config(raw, source_name="examples/pocketbase/dbsync.yaml", from_file=True)
+    assert workspace.sync(cfg, dataset="pocketbase", tables=["products"]).ok
+    records = pocketbase.records("products")
+    assert len(records) > 150
+    victim = records[10]["id"]
+    raced: Dict[str, Any] = {}
+
+    def race(report):
+        if report.scan_pages == 1 and not raced:
+            answer = pocketbase.session.post(f"{pocketbase.base_url}/api/batch", timeout=30, json={"requests": [
+                {"method": "DELETE", "url": f"/api/collections/products/records/{victim}"},
+                {"method": "POST", "url": "/api/collections/products/records",
+                 "body": {"title": "created during the scan", "price": 1}}]})
+            answer.raise_for_status()
+            raced["created"] = answer.json()[1]["body"]["id"]
+
+    second = workspace.sync(cfg, dataset="pocketbase", tables=["products"], progress=race)
+    assert second.ok and raced, "the listing was under way when the batch ran"
+    dest = {r["id"] for r in workspace.rows("products", dataset="pocketbase")}
+    held_before = {r["id"] for r in pocketbase.records("products")} - {raced["created"]}
+    missing = held_before - dest
+    table = second.report.tables["products"]
+    assert not missing, (f"{len(missing)} record(s) PocketBase still holds deleted from the destination "
+                         f"(scan {table.scan}, {table.deleted} deleted)")
+    # the victim was listed before its delete; the record that slipped past the boundary was not
+    assert table.scan_pending == 1 and table.deleted == 0
+    third = workspace.sync(cfg, dataset="pocketbase", tables=["products"])
+    assert third.ok and third.report.deleted == 0, "the slipped record is listed again: no longer a candidate"
+    assert third.report.tables["products"].scan_pending == 1, "now the victim is missed, once"
+    fourth = workspace.sync(cfg, dataset="pocketbase", tables=["products"])
+    assert fourth.ok and fourth.report.deleted == 1, "only the record missed twice goes"
+    dest = {r["id"] for r in workspace.rows("products", dataset="pocketbase")}
+    assert victim not in dest and held_before <= dest
+    assert_collection_equals_api(workspace, pocketbase, "products")

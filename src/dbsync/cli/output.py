@@ -48,6 +48,9 @@ def summary_footer(result: SyncResult) -> List[str]:
            if result.stats.retries else ""),
         f"destination {result.destination}, dataset {result.dataset_name}, pipeline {result.pipeline_name}",
     ]
+    scan_line = key_scan_line(result)
+    if scan_line:
+        lines.append(scan_line)
     for table in rep.tables.values():
         for warning in table.warnings:
             lines.append(f"[yellow]warning[/yellow] {escape(warning)}")
@@ -55,6 +58,26 @@ def summary_footer(result: SyncResult) -> List[str]:
         lines.append(f"[red]failed[/red] {escape(failed.error.one_line() if failed.error else failed.table)}")
     lines.extend(f"[yellow]warning[/yellow] {escape(w)}" for w in cursor_warnings(result))  # [a, b]: not markup
     return lines
+
+
+def key_scan_line(result: SyncResult) -> Optional[str]:
+    """What the scans for deletes did (deletes.detect: keys / full_read), or None without any."""
+    scanned = [t for t in result.report.tables.values() if t.scan is not None]
+    if not scanned:
+        return None
+    complete = [t for t in scanned if t.scan == "complete"]
+    parts = [f"{len(complete)} table(s) scanned for deletes ({human_count(sum(t.scan_keys for t in complete))} keys)"]
+    pending = sum(t.scan_pending for t in scanned)
+    if pending:
+        parts.append(f"{human_count(pending)} row(s) not listed once, removed if the next scan misses them too "
+                     "(pages that do not overlap)")
+    incomplete = sum(1 for t in scanned if t.scan == "incomplete")
+    if incomplete:
+        parts.append(f"{incomplete} incomplete (nothing deleted there)")
+    not_due = sum(1 for t in scanned if t.scan == "not due")
+    if not_due:
+        parts.append(f"{not_due} not due yet (deletes.every)")
+    return "; ".join(parts)
 
 
 def cursor_warnings(result: SyncResult) -> List[str]:
@@ -97,6 +120,9 @@ def result_dict(result: SyncResult) -> Dict[str, Any]:
             "cursor_fields": list(rep.cursor_fields), "cursor_before": _plain(rep.cursor_before),
             "cursor_after": _plain(rep.cursor_after), "seconds": round(rep.seconds, 3),
             "warnings": list(rep.warnings), "error": error_dict(rep.error) if rep.error is not None else None,
+            "key_scan": None if rep.scan is None else {"status": rep.scan, "keys": rep.scan_keys,
+                                                       "pages": rep.scan_pages, "problem": rep.scan_problem,
+                                                       "pending": rep.scan_pending},
         })
     stats = result.stats
     return {

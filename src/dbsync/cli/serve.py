@@ -33,7 +33,8 @@ def build_settings(
     rate_limit_burst: Optional[int] = None, retry_after_format: Optional[str] = None,
     error_rate: Optional[float] = None, drop_rate: Optional[float] = None, truncate_rate: Optional[float] = None,
     slow_rate: Optional[float] = None, slow_seconds: Optional[float] = None, fault_seed: Optional[int] = None,
-    unknown_keys_empty: Optional[bool] = None, latency_ms: Optional[float] = None,
+    unknown_keys_empty: Optional[bool] = None, tombstones: Optional[bool] = None,
+    latency_ms: Optional[float] = None,
 ):
     """Server settings from options: the JSON settings (or the defaults) with every given option on top."""
     import json
@@ -44,7 +45,8 @@ def build_settings(
     faults = dict(data.pop("faults", None) or {})
     for name, value in (("seed", seed), ("databases", databases), ("tables_per_database", tables),
                         ("rows_per_table", rows), ("default_table_rows", default_rows), ("admin_key", admin_key),
-                        ("unknown_keys_empty", unknown_keys_empty), ("latency_ms", latency_ms)):
+                        ("unknown_keys_empty", unknown_keys_empty), ("tombstones", tombstones),
+                        ("latency_ms", latency_ms)):
         if value is not None:
             data[name] = value
     if api_key:
@@ -78,6 +80,9 @@ def serve(
     unknown_keys_empty: Annotated[Optional[bool], typer.Option(
         "--unknown-keys-empty", help="Answer an unknown key as an empty account (200, no databases) instead of 401, "
         "as HTTP basic auth servers do where any user/password is a new user.", show_default="off")] = None,
+    tombstones: Annotated[Optional[bool], typer.Option(
+        "--tombstones/--no-tombstones", help="Serve deleted records as tombstones in the updated_since listing; "
+        "--no-tombstones forgets them entirely, as most real APIs do.", show_default="on")] = None,
     rate_limit: Annotated[Optional[float], typer.Option(
         help="Requests per second allowed per API key (token bucket); over it: 429.", show_default="none")] = None,
     rate_limit_burst: Annotated[Optional[int], typer.Option(help="Token bucket size.", show_default="10")] = None,
@@ -114,7 +119,8 @@ def serve(
             default_rows=default_rows, api_key=api_key, admin_key=admin_key, rate_limit=rate_limit,
             rate_limit_burst=rate_limit_burst, retry_after_format=retry_after_format, error_rate=error_rate,
             drop_rate=drop_rate, truncate_rate=truncate_rate, slow_rate=slow_rate, slow_seconds=slow_seconds,
-            fault_seed=fault_seed, unknown_keys_empty=unknown_keys_empty, latency_ms=latency_ms,
+            fault_seed=fault_seed, unknown_keys_empty=unknown_keys_empty, tombstones=tombstones,
+            latency_ms=latency_ms,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -51,12 +51,13 @@ def status(
         return
     table = Table(title=f"pipeline {st.pipeline_name} -> {st.destination} dataset {st.dataset_name}",
                   title_justify="left", show_edge=False, header_style="bold")
+    scans = any(t.last_key_scan for t in st.tables)
     for col, justify in (("resource", "left"), ("table", "left"), ("rows", "right"), ("cursor", "left"),
-                         ("last change", "left")):
+                         ("last change", "left")) + ((("last key scan", "left"),) if scans else ()):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for t in st.tables:
         table.add_row(t.resource, t.table, human_count(t.rows), str(t.cursor) if t.cursor is not None else "-",
-                      t.last_change or "-")
+                      t.last_change or "-", *((t.last_key_scan or "-",) if scans else ()))
     console.print(table)
     if st.last_run:
         console.print(f"last run {st.last_run}: {'ok' if st.last_run_ok else 'failed'}")

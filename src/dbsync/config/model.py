@@ -8,10 +8,14 @@ from them. Everything dbsync adds lives in small frozen dataclasses next to it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from dataclasses import field as _dataclass_field  # DeleteSettings has a member named field
 from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 TLayout = Literal["per_database", "union"]
 TDeleteMode = Literal["delete", "mark", "ignore"]
+# how deletes are found: the API sends deleted rows (tombstones); every key is listed and compared
+# with the destination (keys); the keys of a full read of the table are compared (full_read)
+TDeleteDetect = Literal["tombstones", "keys", "full_read"]
 
 # a cursor: one field, or several compared as the first non-empty one ([updated_at, created_at])
 CursorField = Union[str, Tuple[str, ...]]
@@ -106,6 +110,7 @@ class TableSpec:
     primary_key: Optional[Tuple[str, ...]] = None
     cursor_field: Optional[CursorField] = None
     history: Optional[bool] = None  # None: the top-level ``history`` setting
+    deletes: Optional[KeyScanSettings] = None  # None: the top-level ``deletes`` detection
 
 
 @dataclass(frozen=True)
@@ -165,10 +170,31 @@ class IncrementalSettings:
 
 
 @dataclass(frozen=True)
+class KeyScanSettings:
+    """How deletes are found where the API sends no tombstones (see :mod:`dbsync.source.key_scan`).
+
+    ``keys``: every primary key is listed through the records endpoint with ``params`` added
+    (ones that shrink each record, e.g. ``fields: id``) in pages of ``limit`` (offset paginators;
+    None: the endpoint's own), and compared with the destination's keys. ``full_read``: the
+    table is read whole (the cursor filter left off) and its keys compared. ``every``: at most
+    this often (seconds, remembered in state); None: every run."""
+
+    detect: TDeleteDetect = "tombstones"
+    every: Optional[float] = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    limit: Optional[int] = None
+
+    @property
+    def scans(self) -> bool:
+        return self.detect != "tombstones"
+
+
+@dataclass(frozen=True)
 class DeleteSettings:
     field: str = "deleted"
     value: Any = True
     mode: TDeleteMode = "delete"
+    scan: KeyScanSettings = _dataclass_field(default_factory=KeyScanSettings)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,11 @@ def parse_config(
     if deletes.mode == "mark" and (history or any(s.history for s in (tables.listed if tables and tables.listed else ()))):
         raise ctx.error("history", "cannot be combined with deletes.mode: mark (a history table closes the "
                                    "version of a deleted row instead); use deletes.mode: delete")
+    if deletes.mode == "ignore":
+        for i, spec in enumerate(tables.listed if tables and tables.listed else ()):
+            if spec.deletes is not None and spec.deletes.scans:
+                raise ctx.error(f"tables.list[{i}].deletes.detect", f"detect: {spec.deletes.detect} finds deletes, "
+                                "and deletes.mode: ignore drops them", hint="use deletes.mode: delete or mark")
 
     return SyncConfig(
         rest_api=rest_api,

@@ -15,10 +15,12 @@ from dbsync.config.model import (
     CURSOR_PLACEHOLDERS,
     DeleteSettings,
     IncrementalSettings,
+    KeyScanSettings,
     PerformanceSettings,
     PipelineSettings,
     RetrySettings,
 )
+from dbsync.config.durations import parse_duration
 from dbsync.config.placeholders import _placeholders_in
 
 
@@ -91,15 +93,51 @@ def _parse_deletes(ctx: _Ctx, value: Any) -> DeleteSettings:
     if value is False:
         return DeleteSettings(mode="ignore")
     section = _mapping(ctx, "deletes", value)
-    _check_keys(ctx, "deletes", section, ("field", "value", "mode"))
+    _check_keys(ctx, "deletes", section, ("field", "value", "mode", "detect", "every", "keys"))
     mode = section.get("mode", "delete")
     if mode not in ("delete", "mark", "ignore"):
         raise ctx.error("deletes.mode", f"must be delete, mark or ignore, got {mode!r}")
+    scan = _parse_key_scan(ctx, "deletes", section)
+    if scan.scans and mode == "ignore":
+        raise ctx.error("deletes.detect", f"detect: {scan.detect} finds deletes, and mode: ignore drops them",
+                        hint="use mode: delete or mark, or leave detect out")
     return DeleteSettings(
         field=_str(ctx, "deletes.field", section.get("field", "deleted")),
         value=section.get("value", True),
         mode=mode,
+        scan=scan,
     )
+
+
+DELETE_DETECT = ("tombstones", "keys", "full_read")
+
+
+def _parse_key_scan(ctx: _Ctx, key: str, section: Dict[str, Any]) -> KeyScanSettings:
+    """``detect``/``every``/``keys`` of ``deletes`` (or of ``tables.list[].deletes``)."""
+    detect = section.get("detect", "tombstones")
+    if detect not in DELETE_DETECT:
+        raise ctx.error(f"{key}.detect", f"must be one of {', '.join(DELETE_DETECT)}, got {detect!r}")
+    every = None
+    if section.get("every") is not None:
+        try:
+            every = parse_duration(section["every"])
+        except ValueError as exc:
+            raise ctx.error(f"{key}.every", str(exc)) from None
+    keys = _mapping(ctx, f"{key}.keys", section.get("keys") or {})
+    _check_keys(ctx, f"{key}.keys", keys, ("params", "limit"))
+    params = _mapping(ctx, f"{key}.keys.params", keys.get("params") or {})
+    for name, param in params.items():
+        if isinstance(param, (dict, list)):
+            raise ctx.error(f"{key}.keys.params.{name}", f"must be a plain value, got {param!r}")
+    limit = keys.get("limit")
+    if limit is not None:
+        limit = _number(ctx, f"{key}.keys.limit", limit, minimum=1, integer=True)
+    if detect != "keys" and keys:
+        raise ctx.error(f"{key}.keys", f"is the key listing of detect: keys, and detect is {detect}",
+                        hint="set detect: keys, or leave keys out")
+    if detect == "tombstones" and every is not None:
+        raise ctx.error(f"{key}.every", "says how often to scan for deletes: it needs detect: keys or full_read")
+    return KeyScanSettings(detect=detect, every=every, params=params, limit=limit)
 
 
 def _parse_retries(ctx: _Ctx, value: Any) -> RetrySettings:

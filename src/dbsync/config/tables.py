@@ -12,6 +12,7 @@ from typing import Any, Optional, Tuple
 
 from dbsync.config.context import _bool, _check_keys, _Ctx, _mapping, _str, _str_list, _validate_paginator
 from dbsync.config.model import (
+    KeyScanSettings,
     DatabasesConfig,
     FieldsEndpoint,
     FieldShape,
@@ -21,7 +22,7 @@ from dbsync.config.model import (
     TablesConfig,
 )
 from dbsync.config.placeholders import _KNOWN, PLACEHOLDERS, _placeholders_in
-from dbsync.config.sync_options import _cursor_field
+from dbsync.config.sync_options import _cursor_field, _parse_key_scan
 
 
 def _parse_list_endpoint(ctx: _Ctx, key: str, value: Any) -> ListEndpoint:
@@ -86,13 +87,14 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
             if isinstance(item, str):
                 item = {"name": item}
             item = _mapping(ctx, k, item)
-            _check_keys(ctx, k, item, ("name", "primary_key", "cursor_field", "history"))
+            _check_keys(ctx, k, item, ("name", "primary_key", "cursor_field", "history", "deletes"))
             out.append(
                 TableSpec(
                     name=_str(ctx, f"{k}.name", item.get("name")),
                     primary_key=_parse_pk(ctx, f"{k}.primary_key", item.get("primary_key")),
                     cursor_field=_cursor_field(ctx, f"{k}.cursor_field", item.get("cursor_field")),
                     history=_bool(ctx, f"{k}.history", item.get("history")),
+                    deletes=_table_deletes(ctx, f"{k}.deletes", item.get("deletes")),
                 )
             )
         specs = tuple(out)
@@ -170,3 +172,16 @@ def _parse_fields_endpoint(ctx: _Ctx, key: str, value: Any) -> FieldsEndpoint:
         field=_parse_field_shape(ctx, f"{key}.field", ep.get("field")),
         required_selector=required_selector,
     )
+
+
+def _table_deletes(ctx: _Ctx, key: str, value: Any) -> Optional[KeyScanSettings]:
+    """``tables.list[].deletes``: how this table's deletes are found (``detect``, ``every``,
+    ``keys``); the mode and the tombstone field stay those of the top-level ``deletes``."""
+    if value is None:
+        return None
+    section = _mapping(ctx, key, value)
+    _check_keys(ctx, key, section, ("detect", "every", "keys"))
+    if "detect" not in section:
+        raise ctx.error(f"{key}.detect", "is missing: say how this table's deletes are found (keys, full_read "
+                                         "or tombstones)")
+    return _parse_key_scan(ctx, key, section)

@@ -107,6 +107,18 @@ def _int_param(query: Mapping[str, str], name: str, default: int, minimum: int,
     return value
 
 
+def _fields_param(query: Mapping[str, str]) -> Optional[Tuple[str, ...]]:
+    """The ``fields`` parameter as a tuple of names (None when absent); 400 when it names none.
+    Whether the names exist is the table's check (it needs the table)."""
+    text = query.get("fields")
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise Problem.bad_request(f"parameter 'fields' must name at least one field (e.g. fields=id), got {text!r}")
+    return names
+
+
 class ApiHandlers:
     """The ``/v1`` endpoints over one store."""
 
@@ -240,7 +252,8 @@ class ApiHandlers:
                  headers: Optional[List[Tuple[bytes, bytes]]] = None, base_url: str = "",
                  method: str = "GET") -> bytes:
         """``GET /v1/resource``: one page of a table, live by id or changes since a time
-        (``updated_since``; with ``created_since`` also never-edited records created since)."""
+        (``updated_since``; with ``created_since`` also never-edited records created since);
+        ``fields=id,updated_at`` keeps only those keys of each record (a cheap key listing)."""
         database = query.get("database")
         table = query.get("table")
         if database is not None and table is None:
@@ -261,6 +274,7 @@ class ApiHandlers:
             if created_us is None:
                 raise Problem.bad_request(f"parameter 'created_since' must be an ISO 8601 date-time with a "
                                           f"timezone, got {created_text!r}")
+        fields = _fields_param(query)
         if database is None:
             database = self.store.default_database
         elif self.settings.opaque_ids:
@@ -271,7 +285,7 @@ class ApiHandlers:
             self._check_grant(grant, database)
             table = self._table_of(database, table)
         self._check_grant(grant, database)
-        body, real_total = self.store.page_and_count(database, table, offset, limit, since_us, created_us)
+        body, real_total = self.store.page_and_count(database, table, offset, limit, since_us, created_us, fields)
         if headers is not None:
             self._paging_headers(headers, query, offset, limit, real_total, base_url, method)
         return body

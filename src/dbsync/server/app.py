@@ -91,6 +91,7 @@ class ReferenceApp:
         raw_send = send
         if path != "/health":
             send = self._with_latency(send)
+        sent = 0
         if decision is not None and decision.kind == "drop":
             if send is not raw_send:
                 await wait_at_least(state.settings.latency_ms / 1000.0)
@@ -99,7 +100,8 @@ class ReferenceApp:
         elif decision is not None and decision.kind == "html":
             # what a misconfigured proxy or a maintenance page sends: 200, but not the API's JSON
             status = 200
-            await self._send(send, 200, MAINTENANCE_PAGE, [], method, content_type=b"text/html; charset=utf-8")
+            sent = await self._send(send, 200, MAINTENANCE_PAGE, [], method,
+                                    content_type=b"text/html; charset=utf-8")
         elif decision is not None and decision.kind == "status":
             status = decision.status or 503
             code = STATUS_CODES.get(status, "injected_error")
@@ -107,7 +109,7 @@ class ReferenceApp:
             if decision.retry_after is not None:
                 headers.append((b"retry-after", self._retry_after(decision.retry_after)))
                 message += f", retry after {decision.retry_after:g} seconds"
-            await self._send(send, status, error_body(code, self._maybe_echo(message, key)), headers, method)
+            sent = await self._send(send, status, error_body(code, self._maybe_echo(message, key)), headers, method)
         else:
             if decision is not None and decision.kind == "slow":
                 await asyncio.sleep(decision.seconds)
@@ -115,13 +117,13 @@ class ReferenceApp:
                                                scope["headers"])
             if decision is not None and decision.kind == "truncate":
                 body = body[:len(body) // 2]
-            await self._send(send, status, body, headers, method)
+            sent = await self._send(send, status, body, headers, method)
         state.log.append(RequestLogEntry(  # interned: a million entries share a handful of paths
             time=time.time(), method=sys.intern(method), path=sys.intern(path),
             query=mask_query(raw_query.decode("utf-8", "replace")) if raw_query else "",
             status=status, fault=fault, key_fingerprint=key_fingerprint(key),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            headers=_logged_headers(scope["headers"], state.settings.log_headers)))
+            headers=_logged_headers(scope["headers"], state.settings.log_headers), bytes=sent))
 
     def _answer(self, method: str, path: str, query: Dict[str, str], key: Optional[str], headers: Headers,
                 fault: Optional[str], base_url: str = "",
@@ -185,12 +187,15 @@ class ReferenceApp:
 
     @staticmethod
     async def _send(send: Send, status: int, body: bytes, headers: Headers, method: str = "GET",
-                    content_type: Optional[bytes] = None) -> None:
+                    content_type: Optional[bytes] = None) -> int:
+        """Answer ``body`` (none to a HEAD); returns the body bytes sent."""
         kind = _JSON if content_type is None else (b"content-type", content_type)
         all_headers = [kind, (b"content-length", b"%d" % len(body))]
         all_headers += headers
         await send({"type": "http.response.start", "status": status, "headers": all_headers})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        sent = b"" if method == "HEAD" else body
+        await send({"type": "http.response.body", "body": sent})
+        return len(sent)
 
     # ------------------------------------------------------------------ /oauth/token
 

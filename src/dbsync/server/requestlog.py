@@ -38,7 +38,7 @@ def key_fingerprint(key: Optional[str]) -> Optional[str]:
 class RequestLogEntry:
     """One answered (or dropped) request. ``status`` is None when the connection was dropped;
     ``fault`` names the injected fault or limit (``status``, ``drop``, ``truncate``, ``slow``,
-    ``rate_limit``) or is None. ``headers`` holds only the headers the server was told to log
+    ``rate_limit``) or is None. ``bytes`` counts the body sent. ``headers`` holds only the headers the server was told to log
     (``ServerSettings.log_headers``; never a credential header)."""
 
     time: float
@@ -51,6 +51,7 @@ class RequestLogEntry:
     duration_ms: float
     # the request headers named by the server setting ``log_headers`` (lower-case names), if any
     headers: Optional[Dict[str, str]] = None
+    bytes: int = 0  # body bytes sent (0 for HEAD, a 304 or a dropped connection): what a listing costs
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

@@ -168,6 +168,10 @@ class ServerSettings:
     schema entries ``{"id": "<8 chars>", "name": "customers", ...}``, and every ``/v1`` path and
     ``database``/``table`` parameter takes the ids (names are 404). Table ids are global:
     ``/v1/tables/{table}/fields`` answers without the database. ``/admin`` keeps using names.
+
+    ``tombstones`` (on by default) keeps a deleted record as ``{"id", "updated_at", "deleted":
+    true}`` in the ``updated_since`` listing; off, a delete forgets the record entirely, as on
+    most real APIs (only a scan of every key can tell it is gone). Ids are never reused either way.
     """
 
     seed: int = 42
@@ -192,9 +196,12 @@ class ServerSettings:
     log_headers: Tuple[str, ...] = ()
     schema_format: str = "fields"  # or "json_schema"
     opaque_ids: bool = False
+    tombstones: bool = True
     latency_ms: float = 0.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.tombstones, bool):
+            raise ValueError(f"tombstones must be true or false, got {self.tombstones!r}")
         if isinstance(self.latency_ms, bool) or not isinstance(self.latency_ms, (int, float)) \
                 or math.isnan(self.latency_ms) or not 0 <= self.latency_ms <= 600_000:
             raise ValueError(f"latency_ms must be a number of milliseconds from 0 to 600000, got {self.latency_ms!r}")

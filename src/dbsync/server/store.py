@@ -101,7 +101,7 @@ class Store:
             if slot.table is None:
                 kind = KINDS[slot.kind]
                 generated = generate_table(kind, self.settings.seed, db_id, table, slot.rows)
-                slot.table = Table(table, slot.kind, kind.fields, generated)
+                slot.table = Table(table, slot.kind, kind.fields, generated, tombstones=self.settings.tombstones)
                 self.generated_tables += 1
             return slot.table
 
@@ -151,23 +151,28 @@ class Store:
     # ------------------------------------------------------------------ pages
 
     def page(self, db_id: str, table: str, offset: int, limit: int, since_us: Optional[int],
-             created_since_us: Optional[int] = None) -> bytes:
+             created_since_us: Optional[int] = None, fields: Optional[Tuple[str, ...]] = None) -> bytes:
         """The complete JSON body of one ``/v1/resource`` page (cached by table version)."""
-        return self.page_and_count(db_id, table, offset, limit, since_us, created_since_us)[0]
+        return self.page_and_count(db_id, table, offset, limit, since_us, created_since_us, fields)[0]
 
     def page_and_count(self, db_id: str, table: str, offset: int, limit: int,
-                       since_us: Optional[int], created_since_us: Optional[int] = None) -> Tuple[bytes, int]:
+                       since_us: Optional[int], created_since_us: Optional[int] = None,
+                       fields: Optional[Tuple[str, ...]] = None) -> Tuple[bytes, int]:
         """The page's body and the listing's real size (for the paging headers). The body's
-        ``total`` is the announced one: ``total_bias`` added, or left out (``total_in_body``)."""
+        ``total`` is the announced one: ``total_bias`` added, or left out (``total_in_body``).
+        ``fields`` keeps only those keys of each record (400 for a name the table lacks)."""
         with self._lock:
             t = self.table(db_id, table)
-            key = (t.version, since_us, created_since_us, offset, limit)
+            if fields is not None:
+                t.check_field_names(fields)
+            key = (t.version, since_us, created_since_us, offset, limit, fields)
             body = self.cache.get(key)
             if body is None:
                 if since_us is None:
-                    rows, total = t.page_live(offset, limit)
+                    ids, total = t.page_live_ids(offset, limit)
                 else:
-                    rows, total = t.page_since(since_us, offset, limit, created_since_us)
+                    ids, total = t.page_since_ids(since_us, offset, limit, created_since_us)
+                rows = t.project(ids, fields)
                 if self.settings.total_in_body:
                     body = b'{"data":[%b],"total":%d,"offset":%d,"limit":%d}' % (
                         b",".join(rows), self.announced_total(total), offset, limit)
@@ -175,7 +180,7 @@ class Store:
                     body = b'{"data":[%b],"offset":%d,"limit":%d}' % (b",".join(rows), offset, limit)
                 self.cache.put(key, body)
             if created_since_us is not None and since_us is not None:
-                return body, t.page_since(since_us, 0, 0, created_since_us)[1]
+                return body, t.page_since_ids(since_us, 0, 0, created_since_us)[1]
             return body, t.count(since_us)
 
     def announced_total(self, real: int) -> int:

@@ -13,6 +13,14 @@ until a record is first edited, as with many APIs' "date updated" fields. Such a
 its ``created_at``; ``updated_since`` never matches it (as SQL's ``updated_at >= x`` would not)
 unless ``created_since`` is given too, which matches never-edited records by ``created_at``.
 
+**Without tombstones** (``ServerSettings(tombstones=False)``, as on most real APIs) a delete
+removes the record from ``records`` and both indexes: it is in no listing and no truth any
+more. ``max_id`` still counts it, so an id is never handed out again (an explicit insert of
+that id brings it back, as with tombstones).
+
+**Field selection** (:meth:`Table.project`): a page may carry only some keys of each record
+(``fields=id``); a keys-only page is built from the ids without touching the bodies.
+
 Mutations keep both indexes sorted and bump ``version`` from a process-wide counter, which
 is the page cache's invalidation key. Not thread-safe by itself: :class:`~dbsync.server.store.Store`
 holds the lock.
@@ -65,8 +73,10 @@ class Table:
     primary_key = "id"
     cursor_field = "updated_at"
 
-    def __init__(self, name: str, kind: str, fields: Sequence[FieldSpec], generated: GeneratedTable):
+    def __init__(self, name: str, kind: str, fields: Sequence[FieldSpec], generated: GeneratedTable, *,
+                 tombstones: bool = True):
         self.name = name
+        self.tombstones = tombstones  # False: a delete forgets the record (no tombstone served)
         self.kind = kind
         self.fields: List[FieldSpec] = list(fields)
         self.records: Dict[int, Record] = {
@@ -99,15 +109,20 @@ class Table:
 
     def page_live(self, offset: int, limit: int) -> Tuple[List[bytes], int]:
         """Live records ordered by id: (bodies of the page, total live)."""
+        ids, total = self.page_live_ids(offset, limit)
         records = self.records
-        return [records[i].body for i in self.live_ids[offset:offset + limit]], len(self.live_ids)
+        return [records[i].body for i in ids], total
 
-    def page_since(self, since_us: int, offset: int, limit: int,
-                   created_since_us: Optional[int] = None) -> Tuple[List[bytes], int]:
-        """Every record (tombstones too) with updated_at >= since, ordered by (updated_at, id).
-        Records never edited (null cursors) match only by ``created_at >= created_since``."""
+    def page_live_ids(self, offset: int, limit: int) -> Tuple[List[int], int]:
+        """Ids of a page of live records ordered by id, and the total live."""
+        return self.live_ids[offset:offset + limit], len(self.live_ids)
+
+    def page_since_ids(self, since_us: int, offset: int, limit: int,
+                       created_since_us: Optional[int] = None) -> Tuple[List[int], int]:
+        """Ids of every record (tombstones too) with updated_at >= since, ordered by
+        (updated_at, id), and the listing's size. Records never edited (null cursors) match
+        only by ``created_at >= created_since``."""
         keys = self.cursor_keys
-        records = self.records
         if self.unedited:
             unedited = self.unedited
             low = since_us if created_since_us is None else min(since_us, created_since_us)
@@ -115,10 +130,39 @@ class Table:
             keys = [k for k in keys[start:]
                     if (k[0] >= since_us if k[1] not in unedited
                         else created_since_us is not None and k[0] >= created_since_us)]
-            return [records[i].body for _, i in keys[offset:offset + limit]], len(keys)
+            return [i for _, i in keys[offset:offset + limit]], len(keys)
         start = bisect.bisect_left(keys, (since_us, -(2**64)))
         page = keys[start + offset:start + offset + limit] if offset < len(keys) else []
-        return [records[i].body for _, i in page], len(keys) - start
+        return [i for _, i in page], len(keys) - start
+
+    def check_field_names(self, names: Sequence[str]) -> None:
+        """400 naming the first name that is not a declared field of the table."""
+        declared = {f.name for f in self.fields}
+        for name in names:
+            if name not in declared:
+                raise Problem.bad_request(
+                    f"parameter 'fields': unknown field '{name}' in table '{self.name}' "
+                    f"(fields: {', '.join(f.name for f in self.fields)})")
+
+    def project(self, ids: Sequence[int], names: Optional[Sequence[str]]) -> List[bytes]:
+        """The bodies of ``ids``, each with only the keys in ``names`` (all keys for None), in
+        the record's own order; a tombstone keeps ``"deleted": true`` so it stays one. Keys only
+        (``names == ("id",)``) is formatted from the ids alone: no body is parsed."""
+        records = self.records
+        if names is None:
+            return [records[i].body for i in ids]
+        if tuple(names) == ("id",):
+            return [b'{"id":%d,"deleted":true}' % i if records[i].deleted else b'{"id":%d}' % i for i in ids]
+        wanted = set(names)
+        out = []
+        for i in ids:
+            record = records[i]
+            values = jsonio.loads(record.body)
+            picked = {k: v for k, v in values.items() if k in wanted}
+            if record.deleted:
+                picked["deleted"] = True
+            out.append(jsonio.dumps(picked))
+        return out
 
     def count(self, since_us: Optional[int]) -> int:
         """The real size of a listing: live records, or every record at or after ``since_us``."""
@@ -295,14 +339,24 @@ class Table:
         return merged
 
     def delete(self, record_id: int) -> Dict[str, Any]:
-        """Turn a live record into a tombstone (id kept, updated_at bumped); returns the tombstone."""
+        """Turn a live record into a tombstone (id kept, updated_at bumped); returns the tombstone.
+        Without tombstones the record is forgotten instead (the answer is the same)."""
         self._live(record_id)
         updated_us = self._now_us()
         updated_at = format_timestamp(updated_us // MICROS)
-        self._set(Record(record_id, updated_us, _tombstone(record_id, updated_at), deleted=True))
+        if self.tombstones:
+            self._set(Record(record_id, updated_us, _tombstone(record_id, updated_at), deleted=True))
+        else:
+            self._forget(record_id)
         self.unedited.discard(record_id)
         self._changed()
         return {"id": record_id, "updated_at": updated_at, "deleted": True}
+
+    def _forget(self, record_id: int) -> None:
+        """Drop a live record from ``records`` and both indexes; ``max_id`` keeps counting it."""
+        old = self.records.pop(record_id)
+        del self.cursor_keys[bisect.bisect_left(self.cursor_keys, (old.updated_us, old.id))]
+        del self.live_ids[bisect.bisect_left(self.live_ids, record_id)]
 
     def serve_null_cursors(self) -> None:
         """From now on ``updated_at`` is null until a record is edited: every live record is made

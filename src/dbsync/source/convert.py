@@ -37,6 +37,7 @@ logger = logging.getLogger("dbsync.convert")
 
 VARIANT_SUFFIX = "__v_text"
 SYNCED_AT = "_dbsync_synced_at"
+DELETED_AT = "_dbsync_deleted_at"  # deletes: mark, when the row was found deleted
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class TableConverter:
             hints[self.deletes.field] = {"data_type": "bool", "nullable": True}
             if self.deletes.mode == "delete" and self.primary_key:
                 hints[self.deletes.field]["hard_delete"] = True
+            if self.deletes.mode == "mark":
+                hints[DELETED_AT] = {"data_type": "timestamp", "nullable": True}
         if self.database_column:
             hints[self.database_column] = {"data_type": "text", "nullable": False}
         hints[SYNCED_AT] = {"data_type": "timestamp", "nullable": True}

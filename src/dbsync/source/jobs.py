@@ -16,6 +16,7 @@ from dbsync.config.model import (
     DEFAULT_PER_DATABASE_NAMED,
     DEFAULT_UNION_NAME,
     DEFAULT_UNION_NAMED,
+    KeyScanSettings,
     SyncConfig,
     cursor_fields,
 )
@@ -53,6 +54,8 @@ class TableJob:
 
     database_column: Optional[str] = None
     history: bool = False  # every version of a row (dlt scd2 merge), see dbsync.source.history
+    # how deletes the API sends no tombstones for are found (dbsync.source.key_scan); None: not scanned
+    scan: Optional[KeyScanSettings] = None
     # the database's name, when it differs from the id and names the destination tables
     database_name: Optional[str] = None
 
@@ -145,6 +148,7 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
             raise ConfigError(f"history of {who} needs write_disposition: merge, got {write_disposition}",
                               key="history", source=config.source_name,
                               hint="set write_disposition: merge on the resource")
+    scan = _scan(config, table, resource, database, database_name, tuple(pk), write_disposition)
     return TableJob(
         resource_name=resource_name,
         table_name=table_name,
@@ -160,6 +164,7 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         write_disposition=write_disposition,
         cursor_fields=cursor,
         history=history,
+        scan=scan,
         database_column=config.database_column if config.layout == "union" and database is not None else None,
         # shown (summary, messages) where the warehouse is named by it; else the id, as before
         database_name=database_name if database_name is not None and database_name != database and (
@@ -176,6 +181,37 @@ def _history(config: SyncConfig, table: TableInfo) -> bool:
         if spec.name == table.name and spec.history is not None:
             return spec.history
     return config.history
+
+
+def _scan(config: SyncConfig, table: TableInfo, resource: Dict[str, Any], database: Optional[str],
+          database_name: Optional[str], pk: Tuple[str, ...], write_disposition: str) -> Optional[KeyScanSettings]:
+    """The table's delete detection: ``tables.list[].deletes``, else the top-level one. A scan
+    compares keys and removes rows: it needs a key and a merged table."""
+    scan = config.deletes.scan
+    for spec in (config.tables.listed if config.tables is not None and config.tables.listed else ()):
+        if spec.name == table.name and spec.deletes is not None:
+            scan = spec.deletes
+    if not scan.scans or config.deletes.mode == "ignore":
+        return None
+    who = f"{database_name or database}.{table.label}" if database is not None else table.label
+    if not pk:
+        raise ConfigError(f"deletes.detect: {scan.detect} of {who} needs a primary key to compare the keys by",
+                          key="deletes.detect", source=config.source_name,
+                          hint="give tables.list[].primary_key, or set deletes: {detect: tombstones} for this table")
+    if write_disposition != "merge":
+        raise ConfigError(f"deletes.detect: {scan.detect} of {who} needs write_disposition: merge, got "
+                          f"{write_disposition}", key="deletes.detect", source=config.source_name,
+                          hint="set write_disposition: merge on the resource")
+    if scan.limit is not None:
+        from dbsync.http.paging import make_paginator
+        from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+
+        paginator = make_paginator(resource["endpoint"].get("paginator", config.client.get("paginator")))
+        if not isinstance(paginator, OffsetPaginator):
+            raise ConfigError(f"deletes.keys.limit of {who}: the page size of an offset paginator, and this "
+                              "table pages otherwise", key="deletes.keys.limit", source=config.source_name,
+                              hint="set the listing's page size in deletes.keys.params (e.g. perPage: 500)")
+    return scan
 
 
 def _columns(hints: Optional[Dict[str, Dict[str, Any]]], table: TableInfo) -> Optional[Dict[str, Dict[str, Any]]]:

@@ -31,6 +31,13 @@ class TableReport:
     no_cursor: int = 0  # rows that arrived without a cursor value (every cursor field empty)
     unfit_cursor: int = 0  # rows whose cursor value does not fit the cursor column's type
     cursor_kept: bool = False  # rows may be missing from this run: the cursor was not moved
+    # deletes found by listing keys (deletes.detect: keys / full_read): "complete", "incomplete",
+    # "not due" (every: not yet), None when the table is not scanned; deleted counts them too
+    scan: Optional[str] = None
+    scan_keys: int = 0  # keys listed by a complete scan
+    scan_pages: int = 0  # pages of the key listing (counted in requests as well)
+    scan_problem: Optional[str] = None  # why the scan is incomplete (nothing deleted)
+    scan_pending: int = 0  # rows missed by a scan of pages that do not overlap: removed when the next misses them too
     seconds: float = 0.0
     error: Optional[DbsyncError] = None
     started: Optional[float] = None

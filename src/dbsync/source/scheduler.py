@@ -56,6 +56,12 @@ class PageScheduler:
         the pipeline state is available to load each table's cursor)."""
         self._before_start = callback
 
+    def start(self) -> None:
+        """Start now (load the cursors, plan the scans) rather than at the first page: a table's
+        generator reads what the start decided before asking for its first page."""
+        with self._cond:
+            self._ensure_started()
+
     def _ensure_started(self) -> None:
         if self._started:
             return

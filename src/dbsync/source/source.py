@@ -36,6 +36,7 @@ from dbsync.errors import DataError, DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
 from dbsync.source import history
+from dbsync.source import key_scan
 from dbsync.source.incremental import (CursorState, advance, compare_cursors, format_cursor, in_cursor_order,
                                       lower, request_params, settle_cursor)
 from dbsync.source.jobs import TableJob, build_jobs
@@ -81,6 +82,11 @@ class SyncSession:
         # resources whose table is not in the destination yet: appended, not merged, while no
         # key comes twice (dbsync.source.first_load; set by run_sync)
         self.first_loads: Dict[str, Any] = {}
+        # deletes found by listing keys: the scan of each table that scans this run, and the
+        # listing readers (deletes.detect: keys), see dbsync.source.key_scan
+        self.scans: Dict[str, key_scan.ScanRun] = {}
+        self.scan_readers: Dict[str, Reader] = {}
+        self.started = time.time()
         self._open = len(jobs)
         self._lock = threading.Lock()
         type_map = resolve_type_map(config.types)
@@ -102,6 +108,13 @@ class SyncSession:
                 reader.pool = self.pool
             self.readers[job.resource_name] = reader
             self.scheduler.add_reader(reader)
+            if job.scan is not None and job.scan.detect == "keys":
+                key_types = {name: plan.arrow_type for name, plan in converter.plans.items()
+                             if name in job.api_primary_key}
+                scan_reader = key_scan.make_scan_reader(client, reader, key_types, dict(job.scan.params),
+                                                        job.scan.limit)
+                self.scan_readers[job.resource_name] = scan_reader
+                self.scheduler.add_reader(scan_reader)
             self.report.add(TableReport(job.resource_name, job.table_name, job.database, job.table.name,
                                         database_name=job.database_name,
                                         table_id=job.table.id if job.table.table_id != job.table.name else None))
@@ -113,16 +126,20 @@ class SyncSession:
             resources_state = dlt.current.source_state().get("resources", {})
         except Exception:  # no pipeline context (e.g. iterating the source directly): full sync
             resources_state = {}
+        self.started = time.time()
         for job in self.jobs:
             reader = self.readers[job.resource_name]
             report = self.report.tables[job.resource_name]
             persisted = (resources_state.get(job.resource_name) or {}).get("relaxed")
             if persisted:
                 self.converters[job.resource_name].adopt_relaxed(persisted)
+            fresh = job.resource_name in self.fresh_resources
+            saved = resources_state.get(job.resource_name) or {}
+            if job.scan is not None:
+                fresh = self._plan_scan(job, saved, fresh) or fresh
             if not job.cursor_fields:
                 continue
             report.cursor_fields = job.cursor_fields
-            fresh = job.resource_name in self.fresh_resources
             state = CursorState.from_state(None if fresh else resources_state.get(job.resource_name))
             self.cursors[job.resource_name] = state
             value = state.request_value(settings)  # None: a first run, the whole table without the filter
@@ -132,6 +149,28 @@ class SyncSession:
             if state.skip_boundary(settings):
                 reader.processor.skip_cursor = state.cursor
                 reader.processor.skip_hashes = set(state.boundary)
+
+    def _plan_scan(self, job: TableJob, saved: Mapping[str, Any], fresh: bool) -> bool:
+        """Whether (and how) the table is scanned for deletes this run; True when its records
+        are to be read whole for it (``detect: full_read``; the cursor is kept for the next run)."""
+        assert job.scan is not None
+        report = self.report.tables[job.resource_name]
+        listing = self.scan_readers.get(job.resource_name)
+        last = (saved.get(key_scan.STATE_KEY) or {}).get("at")
+        if not key_scan.is_due(last, job.scan.every, self.started):
+            report.scan = "not due"
+            if listing is not None:
+                listing.stop()
+            return False
+        unfiltered = fresh or not job.cursor_fields or saved.get("cursor") is None
+        if job.scan.detect == "full_read" or unfiltered:
+            # the records read is the scan: no listing on top of it
+            self.scans[job.resource_name] = key_scan.ScanRun(job.resource_name, "records", self.started)
+            if listing is not None:
+                listing.stop()
+            return job.scan.detect == "full_read"
+        self.scans[job.resource_name] = key_scan.ScanRun(job.resource_name, "listing", self.started)
+        return False
 
     def table_done(self) -> None:
         with self._lock:
@@ -194,12 +233,17 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
         pages_seen: List[Any] = []  # a run without the filter: (position, first, highest, sorted) per page
         boundary: List[str] = []
         last_stamp = 0
+        session.scheduler.start()  # cursors loaded, scans planned
+        scan = session.scans.get(job.resource_name)  # this run's scan for deletes, if any
+        record_keys = _RecordKeys(job, scan, session) if scan is not None and scan.kind == "records" else None
         try:
             while True:
                 result = session.scheduler.next_page(reader)
                 if result is None:
                     break
                 _count(report, result)
+                if record_keys is not None:
+                    yield from record_keys.add(result)
                 relaxed = converter.take_relaxed()
                 if relaxed:
                     _relax_destination(job, relaxed)
@@ -238,6 +282,8 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
             warning = reader.check_complete()  # raises when rows the API announced are missing
             if warning:
                 report.warnings.append(warning)
+            if record_keys is not None:
+                yield from record_keys.finish(reader, warning)
             if job.cursor_fields:
                 _check_cursor(job, converter, report, cursor_max, unfit_example)
                 before = session.cursors.get(job.resource_name, CursorState())
@@ -255,12 +301,19 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                     if after.floor is not None or "floor" in state:
                         state["floor"] = after.floor
                     state["last_change"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            if scan is not None and scan.kind == "listing":
+                yield from key_scan.read_listing(session, job, scan, session.scan_readers[job.resource_name], report)
+            if scan is not None:
+                _scan_done(job, scan, report)
             report.finished = True
         except DbsyncError as exc:
             session.scheduler.abandon(reader)
             report.error = exc.with_where(Where(database=job.database, table=job.table.name))
             logger.error("%s", report.error.one_line())
         finally:
+            listing = session.scan_readers.get(job.resource_name)
+            if listing is not None:
+                session.scheduler.abandon(listing)  # a table that failed never lists its keys
             report.gap_fills = getattr(reader, "fill_requests", 0)
             report.seconds = time.time() - (report.started or time.time())
             if session.progress:
@@ -273,6 +326,57 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
 
     read_table.__name__ = job.resource_name
     return read_table
+
+
+class _RecordKeys:
+    """The keys of an unfiltered records read, written to the keys table as the table's scan
+    for deletes (a first run, a table without cursor, ``detect: full_read``)."""
+
+    def __init__(self, job: TableJob, scan: "key_scan.ScanRun", session: SyncSession):
+        self.job, self.scan = job, scan
+        deletes = session.config.deletes
+        self.deleted_field = deletes.field if deletes.mode != "ignore" else None
+        self.batch_rows = session.config.performance.batch_rows
+        self.pending: List[pa.Table] = []
+        self.rows = 0
+        self.first = True
+
+    def add(self, result: PageResult) -> Iterator[Any]:
+        keys = key_scan.records_keys(result.table, self.job.primary_key, self.deleted_field)
+        missing = sum(keys[name].null_count for name in keys.column_names)
+        if missing:
+            self.scan.fail(f"{missing} record(s) without a value in key field(s) {', '.join(keys.column_names)}")
+        self.scan.page(result, keys.num_rows)
+        self.pending.append(key_scan.key_batch(keys, self.scan, None, None))
+        self.rows += keys.num_rows
+        if self.rows >= self.batch_rows:
+            yield from self._flush()
+
+    def _flush(self) -> Iterator[Any]:
+        if self.pending:
+            batch = pa.concat_tables(self.pending, promote_options="permissive")
+            self.pending.clear()
+            self.rows = 0
+            yield from key_scan.keys_items(self.job.table_name, batch, first=self.first)
+            self.first = False
+
+    def finish(self, reader: Reader, warning: Optional[str]) -> Iterator[Any]:
+        yield from self._flush()
+        self.scan.verdict(reader, warning)
+
+
+def _scan_done(job: TableJob, scan: "key_scan.ScanRun", report: TableReport) -> None:
+    """A complete scan is noted in the table's state (compared after the load); an incomplete
+    one deletes nothing and says why."""
+    if scan.problem is None:
+        report.scan, report.scan_keys = "complete", scan.keys
+        dlt.current.resource_state(job.resource_name)[key_scan.STATE_KEY] = scan.state()
+        return
+    report.scan, report.scan_problem = "incomplete", scan.problem
+    message = (f"{job.label}: deletes not checked this run, nothing deleted: the key scan is incomplete "
+               f"({scan.problem}); the next run scans again")
+    logger.warning("%s", message)
+    report.warnings.append(message)
 
 
 def _unfiltered_cursor(session: SyncSession, reader: Reader, before: CursorState, cursor_max: Any,
