@@ -61,7 +61,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_sync import TreeRss, _peak_rss_mb  # noqa: E402
-from keyserver import BASE, DATABASE, LISTENING, TABLE, KeyTable  # noqa: E402
+from keyserver import DATABASE, LISTENING, TABLE, KeyTable  # noqa: E402
 
 DATASET = "bench"
 PIPELINE = "bench_deletes"
