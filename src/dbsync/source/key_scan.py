@@ -49,7 +49,6 @@ import pyarrow as pa
 
 from dbsync.errors import Where
 from dbsync.source.convert import DELETED_AT
-from dbsync.http.client import Page
 from dbsync.source.offset_reader import OffsetReader
 from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader, SequentialReader
 
@@ -71,21 +70,14 @@ def is_due(last_scan: Optional[float], every: Optional[float], now: float) -> bo
     return every is None or last_scan is None or now - last_scan >= every
 
 
-class KeyPageProcessor:
+class KeyPageProcessor(PageProcessor):
     """Turns a page of the key listing into an Arrow table of keys, typed like the table's key
-    columns. Duck-types :class:`PageProcessor` for the readers (no cursor, no conversion of the
-    other fields, so a listing with only the key never relaxes the table's NOT NULL columns)."""
+    columns: the records processor's selection, without a cursor and without converting the
+    other fields (so a listing with only the key never relaxes the table's NOT NULL columns)."""
 
     def __init__(self, records: PageProcessor, key_types: Dict[str, Optional[pa.DataType]]):
-        self.records = records
-        self.converter = records.converter
-        self.data_selector = records.data_selector
-        self.where = records.where
-        self.primary_key = records.primary_key
-        self.cursor_fields: Tuple[str, ...] = ()
-        self.cursor_field = None
-        self.skip_cursor: Any = None
-        self.skip_hashes: Set[str] = set()
+        super().__init__(converter=records.converter, data_selector=records.data_selector, where=records.where,
+                         primary_key=records.primary_key, cursor_field=None)
         self.key_types = key_types
 
     def at(self, label: str) -> Where:
@@ -95,19 +87,6 @@ class KeyPageProcessor:
         result = PageResult(request=request, table=self._keys([]), raw_count=0)
         result.ignored = True  # type: ignore[attr-defined]
         return result
-
-    def select(self, page: Page, request: PageRequest) -> List[Any]:
-        return self.select_doc(page.doc, request)
-
-    def select_doc(self, doc: Any, request: PageRequest) -> List[Any]:
-        from dbsync.http.paging import select_data
-
-        records, _ = select_data(doc, self.data_selector, self.at(request.label))
-        return records
-
-    def process(self, page: Page, request: PageRequest) -> Tuple[PageResult, List[Any]]:
-        records = self.select(page, request)
-        return self.process_records(records, request, len(records)), records
 
     def process_records(self, records: List[Any], request: PageRequest, raw_count: int) -> PageResult:
         result = PageResult(request=request, table=self._keys(records), raw_count=raw_count)
@@ -275,16 +254,62 @@ def _without_where(text: str) -> str:
     return text.split(": ", 1)[1] if text.startswith(("database ", "table ")) and ": " in text else text
 
 
+class KeyWriter:
+    """A scan's keys to the keys table, in batches of ``performance.batch_rows`` (never more in
+    memory): the listing's keys and those of an unfiltered records read alike."""
+
+    def __init__(self, session: Any, job: Any, run: ScanRun):
+        self.job, self.run = job, run
+        self.batch_rows = session.config.performance.batch_rows
+        self.pending: List[pa.Table] = []
+        self.rows = 0
+        self.first = True
+
+    def add(self, result: PageResult, keys: pa.Table) -> Iterator[Any]:
+        missing = sum(keys[name].null_count for name in keys.column_names)
+        if missing:
+            self.run.fail(f"{missing} record(s) without a value in key field(s) {', '.join(keys.column_names)}")
+        self.run.page(result, keys.num_rows)
+        self.pending.append(key_batch(keys, self.run, self.job.database_column, self.job.database))
+        self.rows += keys.num_rows
+        if self.rows >= self.batch_rows:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Any]:
+        if self.pending:
+            batch = pa.concat_tables(self.pending, promote_options="permissive")
+            self.pending.clear()
+            self.rows = 0
+            yield from keys_items(self.job.table_name, batch, first=self.first)
+            self.first = False
+
+
+class RecordKeys:
+    """The keys of an unfiltered records read, written as the table's scan for deletes (a first
+    run, a table without cursor, ``detect: full_read``)."""
+
+    def __init__(self, session: Any, job: Any, run: ScanRun):
+        deletes = session.config.deletes
+        self.deleted_field = deletes.field if deletes.mode != "ignore" else None
+        self.primary_key = job.primary_key
+        self.run = run
+        self.writer = KeyWriter(session, job, run)
+
+    def add(self, result: PageResult) -> Iterator[Any]:
+        yield from self.writer.add(result, records_keys(result.table, self.primary_key, self.deleted_field))
+
+    def finish(self, reader: Reader, warning: Optional[str]) -> Iterator[Any]:
+        yield from self.writer.flush()
+        self.run.verdict(reader, warning)
+
+
 def read_listing(session: Any, job: Any, run: ScanRun, reader: Reader, report: Any) -> Iterator[Any]:
     """Page through the key listing (after the table's records), writing the keys to the keys
-    table in batches of ``performance.batch_rows``; a page that fails ends the scan incomplete
-    (the table's records stay loaded, its cursor moves as usual)."""
+    table; a page that fails ends the scan incomplete (the table's records stay loaded, its
+    cursor moves as usual)."""
     from dbsync.errors import DbsyncError
 
-    batch_rows = session.config.performance.batch_rows
-    pending: List[pa.Table] = []
-    pending_rows = 0
-    first = True
+    writer = KeyWriter(session, job, run)
     try:
         while True:
             result = session.scheduler.next_page(reader)
@@ -292,21 +317,10 @@ def read_listing(session: Any, job: Any, run: ScanRun, reader: Reader, report: A
                 break
             report.requests += 1
             report.scan_pages += 1
-            keys = result.table
-            missing = sum(keys[name].null_count for name in keys.column_names)
-            if missing:
-                run.fail(f"{missing} listed record(s) without a value in key field(s) {', '.join(keys.column_names)}")
-            run.page(result, keys.num_rows)
-            pending.append(key_batch(keys, run, job.database_column, job.database))
-            pending_rows += keys.num_rows
+            yield from writer.add(result, result.table)
             if session.progress:
                 session.progress(report)
-            if pending_rows >= batch_rows:
-                yield from keys_items(job.table_name, pa.concat_tables(pending), first=first)
-                pending.clear()
-                pending_rows, first = 0, False
-        if pending:
-            yield from keys_items(job.table_name, pa.concat_tables(pending), first=first)
+        yield from writer.flush()
         try:
             warning = reader.check_complete()
         except DbsyncError as exc:

@@ -235,7 +235,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
         last_stamp = 0
         session.scheduler.start()  # cursors loaded, scans planned
         scan = session.scans.get(job.resource_name)  # this run's scan for deletes, if any
-        record_keys = _RecordKeys(job, scan, session) if scan is not None and scan.kind == "records" else None
+        record_keys = key_scan.RecordKeys(session, job, scan) if scan is not None and scan.kind == "records" else None
         try:
             while True:
                 result = session.scheduler.next_page(reader)
@@ -326,43 +326,6 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
 
     read_table.__name__ = job.resource_name
     return read_table
-
-
-class _RecordKeys:
-    """The keys of an unfiltered records read, written to the keys table as the table's scan
-    for deletes (a first run, a table without cursor, ``detect: full_read``)."""
-
-    def __init__(self, job: TableJob, scan: "key_scan.ScanRun", session: SyncSession):
-        self.job, self.scan = job, scan
-        deletes = session.config.deletes
-        self.deleted_field = deletes.field if deletes.mode != "ignore" else None
-        self.batch_rows = session.config.performance.batch_rows
-        self.pending: List[pa.Table] = []
-        self.rows = 0
-        self.first = True
-
-    def add(self, result: PageResult) -> Iterator[Any]:
-        keys = key_scan.records_keys(result.table, self.job.primary_key, self.deleted_field)
-        missing = sum(keys[name].null_count for name in keys.column_names)
-        if missing:
-            self.scan.fail(f"{missing} record(s) without a value in key field(s) {', '.join(keys.column_names)}")
-        self.scan.page(result, keys.num_rows)
-        self.pending.append(key_scan.key_batch(keys, self.scan, None, None))
-        self.rows += keys.num_rows
-        if self.rows >= self.batch_rows:
-            yield from self._flush()
-
-    def _flush(self) -> Iterator[Any]:
-        if self.pending:
-            batch = pa.concat_tables(self.pending, promote_options="permissive")
-            self.pending.clear()
-            self.rows = 0
-            yield from key_scan.keys_items(self.job.table_name, batch, first=self.first)
-            self.first = False
-
-    def finish(self, reader: Reader, warning: Optional[str]) -> Iterator[Any]:
-        yield from self._flush()
-        self.scan.verdict(reader, warning)
 
 
 def _scan_done(job: TableJob, scan: "key_scan.ScanRun", report: TableReport) -> None:
