@@ -18,6 +18,7 @@ from dbsync.config.model import (
     DEFAULT_UNION_NAMED,
     KeyScanSettings,
     SyncConfig,
+    TableSpec,
     cursor_fields,
 )
 from dbsync.config.placeholders import _placeholders_in
@@ -137,18 +138,12 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
     if config.layout == "union" and database is not None and pk:
         pk = (config.database_column,) + tuple(pk)
     write_disposition = _write_disposition(resource.get("write_disposition", "append"))
+    who = f"{database_name or database}.{table.label}" if database is not None else table.label
     history = _history(config, table)
     if history:
-        who = f"{database_name or database}.{table.label}" if database is not None else table.label
-        if not pk:
-            raise ConfigError(f"history of {who} needs a primary key to tell the versions of a row apart",
-                              key="history", source=config.source_name,
-                              hint="give tables.list[].primary_key, or turn history off for this table")
-        if write_disposition != "merge":
-            raise ConfigError(f"history of {who} needs write_disposition: merge, got {write_disposition}",
-                              key="history", source=config.source_name,
-                              hint="set write_disposition: merge on the resource")
-    scan = _scan(config, table, resource, database, database_name, tuple(pk), write_disposition)
+        _require_key_and_merge(config, "history", f"history of {who}", "to tell the versions of a row apart",
+                               "turn history off for this table", tuple(pk), write_disposition)
+    scan = _scan(config, table, resource, who, tuple(pk), write_disposition)
     return TableJob(
         resource_name=resource_name,
         table_name=table_name,
@@ -175,33 +170,40 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
     )
 
 
+def _listed_specs(config: SyncConfig, table: TableInfo) -> List[TableSpec]:
+    """The ``tables.list`` entries naming the table."""
+    listed = config.tables.listed if config.tables is not None and config.tables.listed else ()
+    return [spec for spec in listed if spec.name == table.name]
+
+
+def _require_key_and_merge(config: SyncConfig, key: str, what: str, why: str, instead: str,
+                           pk: Tuple[str, ...], write_disposition: str) -> None:
+    """History and scans for deletes tell rows apart by key and rewrite them: a key and a merge."""
+    if not pk:
+        raise ConfigError(f"{what} needs a primary key {why}", key=key, source=config.source_name,
+                          hint=f"give tables.list[].primary_key, or {instead}")
+    if write_disposition != "merge":
+        raise ConfigError(f"{what} needs write_disposition: merge, got {write_disposition}", key=key,
+                          source=config.source_name, hint="set write_disposition: merge on the resource")
+
+
 def _history(config: SyncConfig, table: TableInfo) -> bool:
     """``tables.list[].history`` for the table, else the top-level ``history``."""
-    for spec in (config.tables.listed if config.tables is not None and config.tables.listed else ()):
-        if spec.name == table.name and spec.history is not None:
-            return spec.history
-    return config.history
+    return next((spec.history for spec in _listed_specs(config, table) if spec.history is not None), config.history)
 
 
-def _scan(config: SyncConfig, table: TableInfo, resource: Dict[str, Any], database: Optional[str],
-          database_name: Optional[str], pk: Tuple[str, ...], write_disposition: str) -> Optional[KeyScanSettings]:
+def _scan(config: SyncConfig, table: TableInfo, resource: Dict[str, Any], who: str, pk: Tuple[str, ...],
+          write_disposition: str) -> Optional[KeyScanSettings]:
     """The table's delete detection: ``tables.list[].deletes``, else the top-level one. A scan
     compares keys and removes rows: it needs a key and a merged table."""
     scan = config.deletes.scan
-    for spec in (config.tables.listed if config.tables is not None and config.tables.listed else ()):
-        if spec.name == table.name and spec.deletes is not None:
+    for spec in _listed_specs(config, table):
+        if spec.deletes is not None:
             scan = spec.deletes
     if not scan.scans or config.deletes.mode == "ignore":
         return None
-    who = f"{database_name or database}.{table.label}" if database is not None else table.label
-    if not pk:
-        raise ConfigError(f"deletes.detect: {scan.detect} of {who} needs a primary key to compare the keys by",
-                          key="deletes.detect", source=config.source_name,
-                          hint="give tables.list[].primary_key, or set deletes: {detect: tombstones} for this table")
-    if write_disposition != "merge":
-        raise ConfigError(f"deletes.detect: {scan.detect} of {who} needs write_disposition: merge, got "
-                          f"{write_disposition}", key="deletes.detect", source=config.source_name,
-                          hint="set write_disposition: merge on the resource")
+    _require_key_and_merge(config, "deletes.detect", f"deletes.detect: {scan.detect} of {who}", "to compare the keys by",
+                           "set deletes: {detect: tombstones} for this table", pk, write_disposition)
     if scan.limit is not None:
         from dbsync.http.paging import make_paginator
         from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
