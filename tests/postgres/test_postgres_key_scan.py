@@ -7,10 +7,9 @@ import pytest
 
 from dbsync.server import ServerSettings
 from support import assert_destination_equals_source, reference_config
+from integration.test_key_scan_deletes import KEY_SCAN
 
 pytestmark = pytest.mark.postgres
-
-KEY_SCAN = {"detect": "keys", "keys": {"params": {"fields": "id"}, "limit": 50}}
 
 
 @pytest.fixture
