@@ -294,7 +294,7 @@ def count_worker_pages(monkeypatch: Any, min_rows: int) -> List[str]:
     from dbsync.source import offset_reader, page_worker
 
     monkeypatch.setattr(offset_reader, "POOL_MIN_ROWS", min_rows)
-    monkeypatch.setattr(page_worker, "WARM_UP_SECONDS", 0.0)
+    monkeypatch.setattr(page_worker, "MAX_WARM_UP_SECONDS", 0.0)
     calls: List[str] = []
     original = page_worker.ParsePool.convert
 

@@ -77,7 +77,8 @@ def _probe_records(cfg: SyncConfig, client: ApiClient, database: Optional[str], 
 
 
 def _fetch_one(client: ApiClient, job: Any) -> None:
-    from dbsync.http.paging import make_paginator, select_data
+    from dbsync.http.paging import make_paginator
+    from dbsync.http.select import select_data
 
     params = dict(job.params)
     paginator = make_paginator(job.paginator)

@@ -30,7 +30,7 @@ DEFAULT_UNION_NAMED = "{table_name}"
 
 # Every key below that says where a value is in an API's answer (id_field, table_name,
 # fields_selector, field.nullable...) is a plain key, a dotted path (``schema.is_nullable``) or a
-# JSONPath (``$.meta.hidden``), read by dbsync.http.paging.find_path.
+# JSONPath (``$.meta.hidden``), read by dbsync.http.select.find_path.
 
 
 @dataclass(frozen=True)

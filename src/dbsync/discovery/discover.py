@@ -19,7 +19,8 @@ from dbsync.discovery.catalog import Catalog, DatabaseInfo, FieldInfo, TableInfo
 from dbsync.discovery.placeholders import fill_params, fill_path, name_values
 from dbsync.errors import AuthError, ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError, Where
 from dbsync.http.client import ApiClient
-from dbsync.http.paging import MISSING, find_path, iter_pages
+from dbsync.http.paging import iter_pages
+from dbsync.http.select import MISSING, find_path
 
 logger = logging.getLogger("dbsync.discovery")
 

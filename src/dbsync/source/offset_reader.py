@@ -38,15 +38,17 @@ import copy
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Sequence, Set, Tuple, Union
 
 from dbsync.config.paging import TotalSource
 from dbsync.errors import DataError, ResponseFormatError
-from dbsync.http.client import ApiClient
 from dbsync.config.model import cursor_fields
 from dbsync.source.completeness import PagingTally, header_total
 from dbsync.source.incremental import cursor_value, parse_instant
 from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader
+
+if TYPE_CHECKING:  # page-conversion workers import this module, not HTTP
+    from dbsync.http.client import ApiClient
 
 logger = logging.getLogger("dbsync.readers")
 
@@ -455,7 +457,7 @@ def fetch_records_to_result(processor: PageProcessor, doc: Any, request: PageReq
     """A parsed response -> PageResult: pick the records, note where the page starts and ends in
     cursor order, drop the overlapping row (or keep only a gap's rows), convert. Runs in a fetch
     thread or in a worker process (dbsync.source.page_worker): the same code either way."""
-    from dbsync.http.paging import _MISSING, _find
+    from dbsync.http.select import _MISSING, _find
 
     records = processor.select_doc(doc, request)
     raw_count = len(records)

@@ -128,6 +128,15 @@ def _processor(spec: TableSpec) -> Any:
     return processor
 
 
+def _import_converters() -> None:
+    """What the first page needs (pyarrow, the converter; no HTTP): imported before the worker
+    says it is ready, so no page waits behind the imports."""
+    import importlib
+
+    for module in ("dbsync.jsonio", "dbsync.source.convert", "dbsync.source.readers", "dbsync.source.offset_reader"):
+        importlib.import_module(module)
+
+
 def convert_page(spec: TableSpec, job: PageJob, body: bytes) -> Any:
     """Worker entry point: raw body -> PageOutcome (or INVALID_JSON)."""
     from dbsync import jsonio
@@ -178,6 +187,9 @@ def serve(stdin: Any = None, stdout: Any = None, parent: Optional[int] = None) -
     _init_worker()
     reader = stdin or sys.stdin.buffer
     writer = stdout or sys.stdout.buffer
+    _import_converters()
+    writer.write(READY)  # the parent sends pages here from now on (until then: in-thread)
+    writer.flush()
     while True:
         header = reader.read(8)
         if len(header) < 8:
@@ -210,6 +222,26 @@ class _Worker:
             [sys.executable, "-c", f"from dbsync.source.page_worker import serve; serve(parent={os.getpid()})"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,  # buffered: writes go out whole
         )
+        self.ready = False  # its READY message was read
+
+    def poll_ready(self) -> bool:
+        """Whether the worker has finished its imports (non-blocking: its READY is waiting)."""
+        if not self.ready and self.proc.stdout is not None:
+            import select
+
+            try:
+                readable, _, _ = select.select([self.proc.stdout.fileno()], [], [], 0)
+            except (OSError, ValueError):
+                return False
+            if readable:
+                self._read_ready()
+        return self.ready
+
+    def _read_ready(self) -> None:
+        assert self.proc.stdout is not None
+        if _read_exactly(self.proc.stdout, len(READY)) != READY:
+            raise EOFError("worker sent something else than READY")
+        self.ready = True
 
     def call(self, spec: TableSpec, job: PageJob, body: bytes) -> Any:
         import pickle
@@ -217,6 +249,8 @@ class _Worker:
         data = pickle.dumps((spec, job, body), protocol=pickle.HIGHEST_PROTOCOL)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
+            if not self.ready:  # a worker started mid-run (a replacement): wait for its imports
+                self._read_ready()
             self.proc.stdin.write(len(data).to_bytes(8, "little"))
             self.proc.stdin.write(data)
             self.proc.stdin.flush()
@@ -267,6 +301,7 @@ class ParsePool:
         self._cond = threading.Condition()
         self._started = False
         self._ready_at = 0.0
+        self._all_ready = False
         self._said: set = set()
 
     def start(self) -> None:
@@ -279,13 +314,22 @@ class ParsePool:
                 worker = _Worker()
                 self._all.append(worker)
                 self._idle.append(worker)
-            self._ready_at = time.monotonic() + WARM_UP_SECONDS
+            self._ready_at = time.monotonic() + MAX_WARM_UP_SECONDS
 
     @property
     def ready(self) -> bool:
-        """Started, and given the time a worker takes to import what it needs (until then, pages
-        are converted in-thread rather than queueing behind the start-up)."""
-        return self._started and time.monotonic() >= self._ready_at
+        """Started, and every worker has done its imports (it says so on its pipe). Until then
+        pages are converted in-thread rather than queueing behind the start-up. A worker that
+        never says so is used anyway after MAX_WARM_UP_SECONDS, so that a broken one is found
+        (and replaced or reported) rather than silently bypassed."""
+        if not self._started:
+            return False
+        if self._all_ready:
+            return True
+        with self._cond:
+            ready = all(worker.poll_ready() for worker in self._idle) and len(self._idle) == len(self._all)
+        self._all_ready = ready or time.monotonic() >= self._ready_at
+        return self._all_ready
 
     def convert(self, spec: TableSpec, job: PageJob, body: bytes) -> Any:
         """Convert in a worker, blocking the calling (fetch) thread until it is done."""
@@ -333,4 +377,5 @@ class ParsePool:
             worker.close()
 
 
-WARM_UP_SECONDS = 0.5
+MAX_WARM_UP_SECONDS = 5.0
+READY = b"\xffREADY\xff\n"  # a worker's first message, 8 bytes: as a length header it would be ~10**18

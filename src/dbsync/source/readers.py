@@ -15,20 +15,23 @@ import copy
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import requests
 
 from dbsync import jsonio
 from dbsync.errors import ResponseFormatError, Where
-from dbsync.http.client import ApiClient, Page
-from dbsync.http.paging import make_paginator, select_data
+from dbsync.http.select import select_data
 from dbsync.config.model import cursor_fields
 from dbsync.source.completeness import PagingTally, body_total, header_total, requested_page_size
 from dbsync.source.convert import TableConverter
 from dbsync.source.incremental import compare_cursors, cursor_value
+
+if TYPE_CHECKING:  # not imported at run time: page-conversion workers import this module, not HTTP
+    import requests
+
+    from dbsync.http.client import ApiClient, Page
 
 logger = logging.getLogger("dbsync.readers")
 
@@ -310,6 +313,10 @@ class SequentialReader(Reader):
         if self.stopped or not self.more or self.waiting:
             return None
         if self.request is None:
+            import requests
+
+            from dbsync.http.paging import make_paginator
+
             self.paginator = make_paginator(self.paginator_cfg)
             self.request = requests.Request(method=self.method, url=self.path, params=self.params(),
                                             json=copy.deepcopy(self.json))
@@ -375,7 +382,7 @@ def _announced_total(paginator: Any, page: Page) -> Optional[Tuple[int, str]]:
     from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 
     if isinstance(paginator, OffsetPaginator) and paginator.total_path is not None:
-        from dbsync.http.paging import _find
+        from dbsync.http.select import _find
 
         value = _find(page.doc, str(paginator.total_path))
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
