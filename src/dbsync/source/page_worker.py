@@ -192,8 +192,10 @@ def serve(stdin: Any = None, stdout: Any = None, parent: Optional[int] = None) -
     writer.flush()
     while True:
         header = reader.read(8)
-        if len(header) < 8:
-            return  # the parent closed the pipe (or died): done
+        if len(header) < 8:  # the parent closed the pipe (or died): done
+            if stdin is None:  # the worker process: no interpreter teardown (0.1 s after pyarrow),
+                os._exit(0)  # it has nothing left to flush or free
+            return
         payload = reader.read(int.from_bytes(header, "little"))
         spec, job, body = pickle.loads(payload)
         try:
@@ -263,16 +265,20 @@ class _Worker:
             raise DbsyncError("a page-conversion worker process died", hint="rerun; --debug shows more")
         return reply
 
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def close(self) -> None:
+    def hang_up(self) -> None:
+        """Close the worker's stdin: it exits at once (see :func:`serve`)."""
         if self.proc.stdin is not None:
             try:
                 self.proc.stdin.close()
             except OSError:
                 pass
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        self.hang_up()
         try:
             self.proc.wait(timeout=5)
         except Exception:
@@ -373,6 +379,8 @@ class ParsePool:
     def close(self) -> None:
         with self._cond:
             workers, self._all, self._idle = self._all, [], []
+        for worker in workers:  # all of them first: they end side by side, not one after another
+            worker.hang_up()
         for worker in workers:
             worker.close()
 
