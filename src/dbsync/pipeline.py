@@ -297,9 +297,10 @@ def run_sync(
                                DiscoveryCache.for_pipeline(cfg, pdir, name, reuse=not full_refresh))
         session = source.dbsync_session
         if not full_refresh:
+            stored = StoredTables(pipeline, session.jobs, source_name or source.name)
             session.fresh_resources = tables_to_reload(pipeline, session.jobs, source_name or source.name,
-                                                       previous.get("fingerprint"))
-            _plan_first_loads(pipeline, session, source_name or source.name, previous.get("fingerprint"))
+                                                       previous.get("fingerprint"), stored=stored)
+            _plan_first_loads(pipeline, session, source_name or source.name, previous.get("fingerprint"), stored)
         if source_name:
             from dbsync.partition import with_source_name
 
@@ -321,16 +322,17 @@ def run_sync(
     )
 
 
-def _plan_first_loads(pipeline: Any, session: Any, source_name: str, fingerprint: Any) -> None:
+def _plan_first_loads(pipeline: Any, session: Any, source_name: str, fingerprint: Any,
+                      stored: Optional["StoredTables"] = None) -> None:
     """Tables not in the destination yet are appended while no key comes twice (first_load)."""
     from dbsync.source.first_load import missing_tables, plan_first_loads
 
-    missing = missing_tables(pipeline, session.jobs, source_name, fingerprint)
+    missing = missing_tables(pipeline, session.jobs, source_name, fingerprint, stored=stored)
     session.first_loads = plan_first_loads(session.jobs, missing, session.config.deletes) if missing else {}
 
 
 def tables_to_reload(pipeline: Any, jobs: Sequence[Any], source_name: str,
-                     fingerprint: Optional[List[Any]] = None) -> Set[str]:
+                     fingerprint: Optional[List[Any]] = None, stored: Optional["StoredTables"] = None) -> Set[str]:
     """The resources with a saved cursor whose table is not in the destination: the file was
     deleted, the default file is a new one (another folder), the table was dropped. Their
     cursor lives in the pipeline folder, so an incremental run would load nothing into the
@@ -350,11 +352,29 @@ def tables_to_reload(pipeline: Any, jobs: Sequence[Any], source_name: str,
     elif path is not None and fingerprint == duckdb_fingerprint(path):
         return set()  # nobody wrote to the file since this pipeline's last load
     else:
-        missing = _missing_tables(pipeline, candidates, source_name)
+        missing = stored.missing(candidates) if stored is not None else _missing_tables(pipeline, candidates,
+                                                                                         source_name)
     if missing:
         logger.warning("%d table(s) with a saved cursor are not in the destination %s: syncing them in full: %s",
                        len(missing), destination_label(pipeline.destination), ", ".join(sorted(missing)))
     return missing
+
+
+class StoredTables:
+    """Which of a run's tables are missing from the destination, asked once per run: one
+    information-schema query for every table of the run, however many decisions need the
+    answer (tables to read in full again, first loads that may append). Before, each decision
+    asked on its own: two queries per run on PostgreSQL or a DuckDB file changed by others."""
+
+    def __init__(self, pipeline: Any, jobs: Sequence[Any], source_name: str):
+        self.pipeline, self.jobs, self.source_name = pipeline, list(jobs), source_name
+        self._missing: Optional[Set[str]] = None
+
+    def missing(self, jobs: Sequence[Any]) -> Set[str]:
+        """The resources among ``jobs`` whose table is not in the destination."""
+        if self._missing is None:
+            self._missing = _missing_tables(self.pipeline, self.jobs, self.source_name)
+        return self._missing & {job.resource_name for job in jobs}
 
 
 def _missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str) -> Set[str]:

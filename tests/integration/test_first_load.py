@@ -112,3 +112,35 @@ def test_a_table_already_in_the_destination_is_merged(server, workspace):
     assert set(_dispositions(workspace).values()) == {"merge"}
     assert assert_destination_equals_source(workspace, server, DATABASES) == 4 * 400
     _one_row_per_key(workspace, _dispositions(workspace))
+
+
+def test_a_dropped_table_is_read_in_full_and_appended_after_one_question_to_the_destination(
+        server, workspace, monkeypatch):
+    """A table dropped from the destination with its cursor still saved: the run reads it in
+    full (tables_to_reload) and appends its rows (first_load), and both decisions share one
+    information-schema query (dbsync.pipeline.StoredTables; it was one query each)."""
+    import dbsync.pipeline as pipeline_module
+
+    config = _config(server)
+    assert workspace.sync(config).ok
+    import duckdb
+
+    with duckdb.connect(str(workspace.duckdb)) as con:  # also changes the file: no shortcut
+        con.execute('DROP TABLE synced."globex__orders"')
+    asked = []
+    real = pipeline_module._missing_tables
+
+    def counting(pipeline, jobs, source_name):
+        asked.append(sorted(job.resource_name for job in jobs))
+        return real(pipeline, jobs, source_name)
+
+    monkeypatch.setattr(pipeline_module, "_missing_tables", counting)
+    server.update("acme", "orders", server.records("acme", "orders")[0]["id"], {"quantity": 4242})
+    again = workspace.sync(config)
+    assert again.ok
+    assert len(asked) == 1 and len(asked[0]) == 4, asked
+    assert again.report.tables["globex__orders"].rows == len(server.records("globex", "orders"))
+    assert again.report.tables["acme__orders"].rows == 1  # the others stay incremental
+    assert _dispositions(workspace)["globex__orders"] == "append"
+    assert assert_destination_equals_source(workspace, server, DATABASES) == 4 * 400
+    _one_row_per_key(workspace, ["globex__orders"])

@@ -153,13 +153,14 @@ def qualifies(job: Any) -> bool:
 
 
 def missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str,
-                   fingerprint: Optional[List[Any]] = None) -> Set[str]:
+                   fingerprint: Optional[List[Any]] = None, stored: Any = None) -> Set[str]:
     """The qualifying resources whose table is not in the destination now (see the module doc).
 
     Free on the runs that matter most: a DuckDB file that does not exist holds no table; a file
     nobody wrote since this pipeline's last load (``fingerprint``) holds every table the
     pipeline's schema knows. Otherwise one information-schema query; a destination that cannot
-    be asked gives no resource (merge, as always)."""
+    be asked gives no resource (merge, as always). ``stored`` (dbsync.pipeline.StoredTables)
+    shares that query with the run's other questions about the destination."""
     import os
 
     from dbsync.pipeline import _duckdb_path, _missing_tables, duckdb_fingerprint
@@ -176,4 +177,6 @@ def missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str,
         candidates = [job for job in candidates if schema.naming.normalize_path(job.table_name) not in known]
         if not candidates:
             return set()
+    if stored is not None:
+        return stored.missing(candidates)
     return _missing_tables(pipeline, candidates, source_name)
