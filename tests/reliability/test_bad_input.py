@@ -94,7 +94,7 @@ CASES = [
     Case("truncated bodies, always", 7, ["truncated", "attempts"],
          server=lambda s: s.fail_next(60, kind="truncate", path_prefix="/v1/resource"),
          fix_server=lambda s: s.clear_fail_next()),
-    Case("retry-after too long", 7, ["max_total_wait"],
+    Case("retry-after too long", 7, ["max_total_wait", "try again later or raise it"],
          server=lambda s: s.fail_next(1, kind="status", status=429, retry_after=3600, path_prefix="/v1/resource")),
     # -- the records break the contract
     Case("records without the primary key", 10, ["primary key 'sku'"],

@@ -14,8 +14,10 @@ from typing_extensions import Annotated
 from dbsync.config import load_config
 from dbsync.config.model import SyncConfig
 
-# results on stdout; when piped (scripts, CI logs) use a wide page so names are never cut
-console = Console(width=None if sys.stdout.isatty() else 200)
+# results on stdout; when piped (scripts, CI logs) use a wide page so names are never cut.
+# soft_wrap: a printed line is never broken by Rich (a "failed ..." line of 200+ characters
+# stays one line to grep and copy); tables still fit the width.
+console = Console(width=None if sys.stdout.isatty() else 200, soft_wrap=True)
 err_console = Console(stderr=True)  # progress, warnings
 
 ConfigOption = Annotated[
