@@ -335,7 +335,17 @@ class ApiClient:
             hint=f"check that path {path!r} is the JSON API endpoint",
         )
 
+    def _shown_url(self, path: str) -> str:
+        """The URL a request went to, as errors name it: the base URL's own path included (a 404
+        at ``/records`` says little when the base URL is ``https://host/api/v2``), no query
+        string, secrets redacted."""
+        from dlt.sources.helpers.rest_client.utils import join_url
+
+        url = path if "://" in path[:12] else join_url(self.config.client["base_url"], path)
+        return redact(url.split("?", 1)[0])
+
     def _status_error(self, status: int, reason: Optional[str], content: bytes, path: str, where: Where) -> ApiError:
+        path = self._shown_url(path)
         detail = _error_detail(content)
         said = f": server said {detail!r}" if detail else ""
         if status == 401:
