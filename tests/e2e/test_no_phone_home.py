@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 import dbsync
+from dbsync.dlt_defaults import DLT_DEFAULTS
 from support import assert_same_rows, field_types, reference_config
 
 AUDIT_HOOK = textwrap.dedent('''
@@ -43,7 +44,7 @@ AUDIT_HOOK = textwrap.dedent('''
 ''')
 
 # the variables dbsync sets itself: a test must see what a user without them gets
-DBSYNC_DEFAULT_VARS = ("RUNTIME__DLTHUB_TELEMETRY", "RUNTIME__LOG_LEVEL", "LOAD__WORKERS")
+DBSYNC_DEFAULT_VARS = tuple(name for name, *_ in DLT_DEFAULTS)
 
 
 @pytest.fixture

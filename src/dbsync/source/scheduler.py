@@ -6,14 +6,20 @@ that knows which page requests it can issue now, and one scheduler runs those re
 shared thread pool:
 
 - the table dlt is currently reading gets its window of requests first (offset pages with a
-  known total are independent, so up to ``concurrency`` of them run at once);
+  known total are independent, so up to ``concurrency`` of them run at once, the gate in
+  front of every request: dbsync.http.ratelimit);
 - spare capacity prefetches the next pages of other tables, so many small tables do not wait
   for one another; the first page of each table is usually ready before dlt asks for it;
 - at most ``prefetch_pages`` fetched-but-unread pages are held (memory does not grow with the
   data); the table being read may always issue one request, so the bound cannot deadlock.
 
-Parsing and Arrow conversion run in the worker threads, next to the HTTP wait; the consumer
-only concatenates Arrow tables.
+Parsing and Arrow conversion run in the worker threads, after the HTTP wait; the consumer only
+concatenates Arrow tables. A thread converting a page (or waiting for a worker process to) holds
+no request slot, and a page waiting for the consumer holds no thread: the pool has room for
+``concurrency`` requests *and* the conversions behind them, and the table being read may queue
+more than ``concurrency`` pages, so requests never wait for conversions or for dlt while the
+prefetch budget lasts (measured at 50 ms latency: the queue capped at ``concurrency`` left
+requests idle whenever the consumer fell behind).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dbsync.source.readers import PageRequest, PageResult, Reader
 
 logger = logging.getLogger("dbsync.scheduler")
 
+CONVERSION_THREADS = 4  # pool threads beyond `concurrency`: pages converting after their request
 TRIM_EVERY_PAGES = 64  # give freed heap memory back to the system this often (see runtime.py)
 
 
@@ -67,7 +74,10 @@ class PageScheduler:
             return
         if self._before_start is not None:
             self._before_start()
-        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dbsync-fetch")
+        # requests in flight are capped by the client's limiter, not by this pool: the extra
+        # threads convert pages whose request is done
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency + CONVERSION_THREADS,
+                                        thread_name_prefix="dbsync-fetch")
         self._started = True
 
     # -- consumer side (dlt's thread) -------------------------------------------------------------
@@ -129,7 +139,7 @@ class PageScheduler:
         current = self._current
         if current is not None and not current.exhausted:
             queue = self._queues[id(current)]
-            while len(queue) < self.concurrency:
+            while len(queue) < self._current_window():
                 forced = not queue  # the table being read may always have one request out
                 if not forced and self._held >= self.prefetch_pages:
                     break
@@ -157,6 +167,11 @@ class PageScheduler:
                 progressed = True
                 if self._held >= self.prefetch_pages:
                     return
+
+    def _current_window(self) -> int:
+        """Pages the table being read may have queued: its requests in flight plus those done
+        and waiting for dlt, leaving ``concurrency`` of the budget for other tables' prefetch."""
+        return max(self.concurrency, self.prefetch_pages - self.concurrency)
 
     def _submit(self, reader: Reader, request: PageRequest) -> None:
         assert self._pool is not None

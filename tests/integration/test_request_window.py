@@ -1,0 +1,79 @@
+"""Requests in flight and pages fetched ahead, as the server's request log shows them.
+
+``performance.concurrency`` caps the requests in flight (the client's gate), not the threads
+that convert pages, and the table dlt is reading keeps fetching while dlt is busy with what it
+has: up to ``prefetch_pages`` pages are fetched ahead, not only ``concurrency``."""
+
+from __future__ import annotations
+
+import time
+from typing import List, Tuple
+
+import pytest
+
+from dbsync.server import ServerSettings
+from support import assert_same_rows, field_types, reference_config
+
+
+@pytest.fixture
+def server(server_factory, monkeypatch):
+    srv = server_factory(ServerSettings(seed=8, databases=1, tables_per_database=1, default_table_rows=2_000,
+                                        latency_ms=60))
+    monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", srv.api_key)
+    return srv
+
+
+def page_requests(server) -> List[Tuple[float, float]]:
+    """(start, end) of every records request, as the server logged it."""
+    return [(r.time - r.duration_ms / 1000, r.time) for r in server.requests() if r.path == "/v1/resource"]
+
+
+def most_in_flight(spans: List[Tuple[float, float]]) -> int:
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    level = peak = 0
+    for _, step in events:  # an end sorts before a start at the same instant
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def config_for(server, concurrency: int, prefetch: int = 32):
+    config = reference_config(server.base_url, performance={"concurrency": concurrency, "prefetch_pages": prefetch})
+    config["resources"][0]["endpoint"]["paginator"]["limit"] = 50  # 40 pages, 2 of discovery
+    return config
+
+
+def assert_orders_loaded(workspace, server):
+    assert_same_rows(workspace.rows("acme__orders"), server.records("acme", "orders"),
+                     field_types(server.schema("acme"), "orders"))
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_requests_in_flight_reach_the_concurrency_and_never_pass_it(server, workspace, concurrency):
+    result = workspace.sync(config_for(server, concurrency), tables=["orders"])
+    assert result.ok
+    spans = page_requests(server)
+    assert len(spans) == 41  # 40 pages and the one past the end of the overlapping pages
+    assert most_in_flight(spans) == concurrency
+    assert_orders_loaded(workspace, server)
+
+
+def test_the_table_being_read_fetches_ahead_while_dlt_is_busy(server, workspace):
+    """dlt holds the first page for a while (here: the progress callback, which runs in dlt's
+    thread); meanwhile the table's next pages keep coming, far beyond `concurrency`."""
+    seen: List[int] = []
+
+    def slow_consumer(report) -> None:
+        if seen:
+            return
+        deadline = time.monotonic() + 20
+        while len(page_requests(server)) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append(len(page_requests(server)))
+
+    result = workspace.sync(config_for(server, concurrency=2, prefetch=24), tables=["orders"], progress=slow_consumer)
+    assert result.ok
+    # while dlt held page 1: 1 + 22 pages (prefetch 24 less the 2 kept for other tables), not 1 + 2
+    assert seen and seen[0] >= 20, seen
+    assert most_in_flight(page_requests(server)) == 2
+    assert_orders_loaded(workspace, server)
