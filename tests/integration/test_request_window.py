@@ -77,3 +77,41 @@ def test_the_table_being_read_fetches_ahead_while_dlt_is_busy(server, workspace)
     assert seen and seen[0] >= 20, seen
     assert most_in_flight(page_requests(server)) == 2
     assert_orders_loaded(workspace, server)
+
+
+def table_runs(server) -> List[str]:
+    """The databases of the records requests in the order they came, consecutive ones merged."""
+    from urllib.parse import parse_qs
+
+    runs: List[str] = []
+    for r in server.requests():
+        if r.path == "/v1/resource":
+            database = parse_qs(r.query)["database"][0]
+            if not runs or runs[-1] != database:
+                runs.append(database)
+    return runs
+
+
+@pytest.mark.parametrize("user_setting", [None, "round_robin"])
+def test_tables_are_read_one_after_another_unless_the_user_says_otherwise(server_factory, workspace, monkeypatch,
+                                                                          user_setting):
+    """dbsync's default for dlt's extract.next_item_mode is fifo (dbsync.dlt_defaults): with one
+    request at a time and nothing fetched ahead, the requests follow dlt's reading order."""
+    server = server_factory(ServerSettings(seed=9, databases=3, tables_per_database=1, rows_per_table=400))
+    monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", server.api_key)
+    if user_setting:
+        monkeypatch.setenv("EXTRACT__NEXT_ITEM_MODE", user_setting)
+    else:
+        monkeypatch.delenv("EXTRACT__NEXT_ITEM_MODE", raising=False)
+    config = reference_config(server.base_url, performance={"concurrency": 1, "prefetch_pages": 1, "batch_rows": 100})
+    config["resources"][0]["endpoint"]["paginator"]["limit"] = 100
+    result = workspace.sync(config, tables=["orders"])
+    assert result.ok
+    runs = table_runs(server)
+    if user_setting:
+        assert len(runs) > 3, runs  # dlt took a batch of each table in turn
+    else:
+        assert sorted(runs) == sorted(d["id"] for d in server.databases()), runs
+    for database in ("acme", "globex", "initech"):
+        assert_same_rows(workspace.rows(f"{database}__orders"), server.records(database, "orders"),
+                         field_types(server.schema(database), "orders"))
