@@ -16,10 +16,11 @@ shared thread pool:
 Parsing and Arrow conversion run in the worker threads, after the HTTP wait; the consumer only
 concatenates Arrow tables. A thread converting a page (or waiting for a worker process to) holds
 no request slot, and a page waiting for the consumer holds no thread: the pool has room for
-``concurrency`` requests *and* the conversions behind them, and the table being read may queue
-more than ``concurrency`` pages, so requests never wait for conversions or for dlt while the
-prefetch budget lasts (measured at 50 ms latency: the queue capped at ``concurrency`` left
-requests idle whenever the consumer fell behind).
+``concurrency`` requests *and* the conversions behind them, and the table being read may hold
+more than ``concurrency`` finished pages, so requests never wait for dlt while the prefetch budget
+lasts (measured at 50 ms latency: the queue capped at ``concurrency`` left requests idle whenever
+the consumer fell behind). Unfinished pages of a table stay at ``concurrency``, so a total that
+announces too many pages costs at most that many requests past the end.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class PageScheduler:
         self._pool: Optional[ThreadPoolExecutor] = None
         self._readers: List[Reader] = []
         self._queues: Dict[int, Deque[Future]] = {}
+        self._unfinished: Dict[int, int] = {}  # per reader: pages submitted and not fetched yet
         self._held = 0  # pages submitted and not yet handed to a consumer
         self._cond = threading.Condition()
         self._current: Optional[Reader] = None
@@ -57,6 +59,7 @@ class PageScheduler:
     def add_reader(self, reader: Reader) -> None:
         self._readers.append(reader)
         self._queues[id(reader)] = deque()
+        self._unfinished[id(reader)] = 0
 
     def on_start(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once, when the first table is read (inside dlt's extract step, where
@@ -139,7 +142,7 @@ class PageScheduler:
         current = self._current
         if current is not None and not current.exhausted:
             queue = self._queues[id(current)]
-            while len(queue) < self._current_window():
+            while len(queue) < self._current_window() and self._unfinished[id(current)] < self.concurrency:
                 forced = not queue  # the table being read may always have one request out
                 if not forced and self._held >= self.prefetch_pages:
                     break
@@ -176,6 +179,7 @@ class PageScheduler:
     def _submit(self, reader: Reader, request: PageRequest) -> None:
         assert self._pool is not None
         self._held += 1
+        self._unfinished[id(reader)] += 1
         future = self._pool.submit(self._run, reader, request)
         self._queues[id(reader)].append(future)
 
@@ -185,10 +189,12 @@ class PageScheduler:
             result = reader.fetch(request)
         except BaseException:
             with self._cond:
+                self._unfinished[id(reader)] -= 1
                 reader.fetch_failed(request)
                 self._cond.notify_all()
             raise
         with self._cond:
+            self._unfinished[id(reader)] -= 1
             try:
                 reader.fetched(request, result)  # may plan more pages, or raise (e.g. a gap that never settles)
             except BaseException:
