@@ -15,7 +15,14 @@ import duckdb
 import yaml
 
 from dbsync.demo import demo_config_path
+from dbsync.config.model import PerformanceSettings
 from dbsync.pipeline import SyncResult, run_sync
+from dbsync.source.scheduler import current_table_window
+
+
+# the most requests a total that announces too many pages may cost past the real end, with the
+# default performance settings (pages the table being read may have queued)
+PAST_THE_END = current_table_window(PerformanceSettings().concurrency, PerformanceSettings().prefetch_pages)
 
 
 def reference_config(base_url: str, **overrides: Any) -> Dict[str, Any]:

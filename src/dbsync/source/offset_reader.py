@@ -45,7 +45,7 @@ from dbsync.errors import DataError, ResponseFormatError
 from dbsync.config.model import cursor_fields
 from dbsync.source.completeness import PagingTally, header_total
 from dbsync.source.incremental import cursor_value, parse_instant
-from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader
+from dbsync.source.readers import PageProcessor, PageRequest, PageResult, Reader, response_arrived
 
 if TYPE_CHECKING:  # page-conversion workers import this module, not HTTP
     from dbsync.http.client import ApiClient
@@ -258,6 +258,7 @@ class OffsetReader(Reader):
         spec = self._spec()
 
         def parse(content: bytes) -> Any:
+            response_arrived()  # the worker's conversion needs no request slot
             outcome = pool.convert(spec, job, content)
             return self.client.INVALID if outcome == INVALID_JSON else outcome
 

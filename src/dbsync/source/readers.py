@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
@@ -34,6 +35,24 @@ if TYPE_CHECKING:  # not imported at run time: page-conversion workers import th
     from dbsync.http.client import ApiClient, Page
 
 logger = logging.getLogger("dbsync.readers")
+
+_page_thread = threading.local()
+
+
+def on_response(callback: Optional[Any]) -> None:
+    """Set (or clear, with None) what :func:`response_arrived` calls in this thread: the page
+    scheduler's note that the page this thread fetches no longer waits for the API."""
+    _page_thread.arrived = callback
+
+
+def response_arrived() -> None:
+    """The body of this thread's page is in; what is left is parsing and conversion. Called by
+    the readers once per page (later calls do nothing), so the scheduler can send the next
+    request while this page converts."""
+    callback = getattr(_page_thread, "arrived", None)
+    if callback is not None:
+        _page_thread.arrived = None
+        callback()
 
 
 @dataclass(frozen=True)
@@ -263,9 +282,11 @@ class Reader:
         raise NotImplementedError
 
     def get(self, request: PageRequest) -> Page:
-        return self.client.get_json(request.path, request.params, where=self.processor.at(request.label),
+        page = self.client.get_json(request.path, request.params, where=self.processor.at(request.label),
                                     method=request.method, json=request.json, ignore=self.response_actions,
                                     headers=self.headers)
+        response_arrived()
+        return page
 
     def fetch(self, request: PageRequest) -> PageResult:
         page = self.get(request)

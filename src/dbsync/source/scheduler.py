@@ -19,8 +19,9 @@ no request slot, and a page waiting for the consumer holds no thread: the pool h
 ``concurrency`` requests *and* the conversions behind them, and the table being read may hold
 more than ``concurrency`` finished pages, so requests never wait for dlt while the prefetch budget
 lasts (measured at 50 ms latency: the queue capped at ``concurrency`` left requests idle whenever
-the consumer fell behind). Unfinished pages of a table stay at ``concurrency``, so a total that
-announces too many pages costs at most that many requests past the end.
+the consumer fell behind). A table's pages still waiting for the API stay at ``concurrency``
+(a page counts until its body is in: :func:`dbsync.source.readers.response_arrived`); a total
+that announces too many pages costs at most :func:`current_table_window` requests past the end.
 """
 
 from __future__ import annotations
@@ -32,12 +33,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Deque, Dict, List, Optional
 
 from dbsync.runtime import release_free_memory
-from dbsync.source.readers import PageRequest, PageResult, Reader
+from dbsync.source.readers import PageRequest, PageResult, Reader, on_response
 
 logger = logging.getLogger("dbsync.scheduler")
 
 CONVERSION_THREADS = 4  # pool threads beyond `concurrency`: pages converting after their request
 TRIM_EVERY_PAGES = 64  # give freed heap memory back to the system this often (see runtime.py)
+
+
+def current_table_window(concurrency: int, prefetch_pages: int) -> int:
+    """Pages the table being read may have queued: requests waiting for the API (at most
+    ``concurrency``), pages converting and pages done and waiting for dlt, leaving ``concurrency``
+    of the budget for other tables' prefetch. Also the most requests a total that announces too
+    many pages can cost past the real end (24 with the defaults)."""
+    return max(concurrency, prefetch_pages - concurrency)
 
 
 class PageScheduler:
@@ -47,7 +56,7 @@ class PageScheduler:
         self._pool: Optional[ThreadPoolExecutor] = None
         self._readers: List[Reader] = []
         self._queues: Dict[int, Deque[Future]] = {}
-        self._unfinished: Dict[int, int] = {}  # per reader: pages submitted and not fetched yet
+        self._unfinished: Dict[int, int] = {}  # per reader: pages submitted whose response is not in yet
         self._held = 0  # pages submitted and not yet handed to a consumer
         self._cond = threading.Condition()
         self._current: Optional[Reader] = None
@@ -172,9 +181,7 @@ class PageScheduler:
                     return
 
     def _current_window(self) -> int:
-        """Pages the table being read may have queued: its requests in flight plus those done
-        and waiting for dlt, leaving ``concurrency`` of the budget for other tables' prefetch."""
-        return max(self.concurrency, self.prefetch_pages - self.concurrency)
+        return current_table_window(self.concurrency, self.prefetch_pages)
 
     def _submit(self, reader: Reader, request: PageRequest) -> None:
         assert self._pool is not None
@@ -185,16 +192,29 @@ class PageScheduler:
 
     def _run(self, reader: Reader, request: PageRequest) -> PageResult:
         """Worker thread: fetch and convert one page, then let the reader plan further pages."""
+        waiting = [True]
+
+        def arrived() -> None:  # once per page: when the body is in (readers.response_arrived), or at the end
+            with self._cond:
+                if waiting[0]:
+                    waiting[0] = False
+                    self._unfinished[id(reader)] -= 1
+                    self._pump()
+                    self._cond.notify_all()
+
+        on_response(arrived)
         try:
             result = reader.fetch(request)
         except BaseException:
+            on_response(None)
+            arrived()
             with self._cond:
-                self._unfinished[id(reader)] -= 1
                 reader.fetch_failed(request)
                 self._cond.notify_all()
             raise
+        on_response(None)
+        arrived()
         with self._cond:
-            self._unfinished[id(reader)] -= 1
             try:
                 reader.fetched(request, result)  # may plan more pages, or raise (e.g. a gap that never settles)
             except BaseException:
