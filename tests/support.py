@@ -25,6 +25,18 @@ from dbsync.source.scheduler import current_table_window
 PAST_THE_END = current_table_window(PerformanceSettings().concurrency, PerformanceSettings().prefetch_pages)
 
 
+def most_in_flight(entries: Iterable[Any], after: float) -> int:
+    """The most requests the server was answering at one moment, from its request log (each
+    entry's end time and duration): for each request, those still running ``after`` seconds
+    past its start (half the answer time: a request that ends just as the next starts does not
+    count as in flight beside it)."""
+    spans = sorted((e.time - e.duration_ms / 1000.0, e.time) for e in entries)
+    most = 0
+    for start, _ in spans:
+        most = max(most, sum(1 for s, end in spans if s <= start + after < end))
+    return most
+
+
 def reference_config(base_url: str, **overrides: Any) -> Dict[str, Any]:
     """The bundled reference config as a dict, pointed at ``base_url``; overrides replace
     top-level sections (``None`` removes one)."""

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from dbsync.server import FaultSettings, ServerSettings
-from support import PAST_THE_END, assert_destination_equals_source, reference_config
+from support import PAST_THE_END, assert_destination_equals_source, most_in_flight, reference_config
 
 ROWS = 260
 TABLE = "acme__orders"
@@ -53,17 +53,6 @@ def config_with(server, paginator, **params):
 
 def assert_equal_to_source(workspace, server):
     assert assert_destination_equals_source(workspace, server) == len(server.records("acme", "orders"))
-
-
-def most_in_flight(entries) -> int:
-    """The most page requests the server was answering at one moment (from its request log:
-    each entry's end time and duration)."""
-    spans = sorted((e.time - e.duration_ms / 1000.0, e.time) for e in entries)
-    most = 0
-    for start, _ in spans:
-        # requests still running half a slow answer after this one started
-        most = max(most, sum(1 for s, end in spans if s <= start + SLOW / 2 < end))
-    return most
 
 
 # -- the next page's URL in a header of its own ---------------------------------------------------------
@@ -161,7 +150,7 @@ def test_a_header_total_makes_offset_pages_concurrent(serve, workspace, header, 
     gets = resource_requests(server, "GET")
     assert len(gets) == math.ceil((ROWS - 1) / 39)  # overlapping pages of 40 (cursor order), none past the end
     assert len(resource_requests(server, "HEAD")) == (1 if head_only else 0)
-    assert most_in_flight(gets) >= 3, "the pages after the first were fetched concurrently"
+    assert most_in_flight(gets, SLOW / 2) >= 3, "the pages after the first were fetched concurrently"
 
     # an incremental run: the total (of HEAD, too) is the filtered listing's
     for record_id in range(1, 120, 2):
@@ -183,7 +172,7 @@ def test_without_the_total_key_the_same_api_is_paged_one_page_at_a_time(serve, w
     result = workspace.sync(config)
     assert result.ok, [t.error for t in result.failed]
     assert_equal_to_source(workspace, server)
-    assert most_in_flight(resource_requests(server, "GET")) == 1
+    assert most_in_flight(resource_requests(server, "GET"), SLOW / 2) == 1
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])

@@ -7,34 +7,27 @@ has: up to ``prefetch_pages`` pages are fetched ahead, not only ``concurrency``.
 from __future__ import annotations
 
 import time
-from typing import List, Tuple
+from typing import Any, List
 
 import pytest
 
 from dbsync.server import ServerSettings
-from support import assert_same_rows, field_types, reference_config
+from support import assert_same_rows, field_types, most_in_flight, reference_config
+
+LATENCY = 0.06  # seconds every answer waits
 
 
 @pytest.fixture
 def server(server_factory, monkeypatch):
     srv = server_factory(ServerSettings(seed=8, databases=1, tables_per_database=1, default_table_rows=2_000,
-                                        latency_ms=60))
+                                        latency_ms=LATENCY * 1000))
     monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", srv.api_key)
     return srv
 
 
-def page_requests(server) -> List[Tuple[float, float]]:
-    """(start, end) of every records request, as the server logged it."""
-    return [(r.time - r.duration_ms / 1000, r.time) for r in server.requests() if r.path == "/v1/resource"]
-
-
-def most_in_flight(spans: List[Tuple[float, float]]) -> int:
-    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    level = peak = 0
-    for _, step in events:  # an end sorts before a start at the same instant
-        level += step
-        peak = max(peak, level)
-    return peak
+def page_requests(server) -> List[Any]:
+    """The records requests, as the server logged them."""
+    return [r for r in server.requests() if r.path == "/v1/resource"]
 
 
 def config_for(server, concurrency: int, prefetch: int = 32):
@@ -52,9 +45,9 @@ def assert_orders_loaded(workspace, server):
 def test_requests_in_flight_reach_the_concurrency_and_never_pass_it(server, workspace, concurrency):
     result = workspace.sync(config_for(server, concurrency), tables=["orders"])
     assert result.ok
-    spans = page_requests(server)
-    assert len(spans) == 41  # 40 pages and the one past the end of the overlapping pages
-    assert most_in_flight(spans) == concurrency
+    pages = page_requests(server)
+    assert len(pages) == 41  # 40 pages and the one past the end of the overlapping pages
+    assert most_in_flight(pages, LATENCY / 2) == concurrency
     assert_orders_loaded(workspace, server)
 
 
@@ -75,7 +68,7 @@ def test_the_table_being_read_fetches_ahead_while_dlt_is_busy(server, workspace)
     assert result.ok
     # while dlt held page 1: 1 + 22 pages (prefetch 24 less the 2 kept for other tables), not 1 + 2
     assert seen and seen[0] >= 20, seen
-    assert most_in_flight(page_requests(server)) == 2
+    assert most_in_flight(page_requests(server), LATENCY / 2) == 2
     assert_orders_loaded(workspace, server)
 
 

@@ -33,7 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Deque, Dict, List, Optional
 
 from dbsync.runtime import release_free_memory
-from dbsync.source.readers import PageRequest, PageResult, Reader, on_response
+from dbsync.source.readers import PageRequest, PageResult, Reader, on_response, response_arrived
 
 logger = logging.getLogger("dbsync.scheduler")
 
@@ -53,6 +53,7 @@ class PageScheduler:
     def __init__(self, concurrency: int, prefetch_pages: int):
         self.concurrency = max(1, concurrency)
         self.prefetch_pages = max(self.concurrency, prefetch_pages)
+        self._window = current_table_window(self.concurrency, self.prefetch_pages)
         self._pool: Optional[ThreadPoolExecutor] = None
         self._readers: List[Reader] = []
         self._queues: Dict[int, Deque[Future]] = {}
@@ -151,7 +152,7 @@ class PageScheduler:
         current = self._current
         if current is not None and not current.exhausted:
             queue = self._queues[id(current)]
-            while len(queue) < self._current_window() and self._unfinished[id(current)] < self.concurrency:
+            while len(queue) < self._window and self._unfinished[id(current)] < self.concurrency:
                 forced = not queue  # the table being read may always have one request out
                 if not forced and self._held >= self.prefetch_pages:
                     break
@@ -180,8 +181,12 @@ class PageScheduler:
                 if self._held >= self.prefetch_pages:
                     return
 
-    def _current_window(self) -> int:
-        return current_table_window(self.concurrency, self.prefetch_pages)
+    def _response_in(self, reader: Reader) -> None:
+        """A page of ``reader`` no longer waits for the API: its next request may go."""
+        with self._cond:
+            self._unfinished[id(reader)] -= 1
+            self._pump()
+            self._cond.notify_all()
 
     def _submit(self, reader: Reader, request: PageRequest) -> None:
         assert self._pool is not None
@@ -192,28 +197,16 @@ class PageScheduler:
 
     def _run(self, reader: Reader, request: PageRequest) -> PageResult:
         """Worker thread: fetch and convert one page, then let the reader plan further pages."""
-        waiting = [True]
-
-        def arrived() -> None:  # once per page: when the body is in (readers.response_arrived), or at the end
-            with self._cond:
-                if waiting[0]:
-                    waiting[0] = False
-                    self._unfinished[id(reader)] -= 1
-                    self._pump()
-                    self._cond.notify_all()
-
-        on_response(arrived)
+        on_response(lambda: self._response_in(reader))
         try:
             result = reader.fetch(request)
         except BaseException:
-            on_response(None)
-            arrived()
+            response_arrived()  # once per page: does nothing if the reader said so already
             with self._cond:
                 reader.fetch_failed(request)
                 self._cond.notify_all()
             raise
-        on_response(None)
-        arrived()
+        response_arrived()
         with self._cond:
             try:
                 reader.fetched(request, result)  # may plan more pages, or raise (e.g. a gap that never settles)
