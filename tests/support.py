@@ -37,6 +37,20 @@ def most_in_flight(entries: Iterable[Any], after: float) -> int:
     return most
 
 
+def query_params(entry: Any) -> Dict[str, str]:
+    """A request log entry's query string as a dict."""
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(entry.query, keep_blank_values=True))
+
+
+def is_count_request(entry: Any, limit_param: str = "limit", cursor_param: str = "updated_since") -> bool:
+    """The proof of sync's one request for a table's count (dbsync.reconcile.probe): the
+    table's records request without the cursor filter, for a page of one row."""
+    params = query_params(entry)
+    return params.get(limit_param) == "1" and cursor_param not in params
+
+
 def reference_config(base_url: str, **overrides: Any) -> Dict[str, Any]:
     """The bundled reference config as a dict, pointed at ``base_url``; overrides replace
     top-level sections (``None`` removes one)."""

@@ -23,7 +23,8 @@ its trace file.
     ├── ApiUnreachableError           exit 9  connection refused, DNS, TLS: the server is not there
     ├── DataError                     exit 10 records that break the contract (missing primary key...)
     ├── PipelineBusyError             exit 11 another run holds the pipeline's lock
-    └── DestinationError              exit 12 the destination refused the load
+    ├── DestinationError              exit 12 the destination refused the load
+    └── DriftError                    exit 13 the destination differs from the source after the run
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "DataError",
     "PipelineBusyError",
     "DestinationError",
+    "DriftError",
 ]
 
 
@@ -201,3 +203,10 @@ class DestinationError(DbsyncError):
         place = self.where.describe()
         text = f"{place}: {self.detail}" if place else self.detail
         return f"{text}\n({self.hint})" if self.hint else text
+
+
+class DriftError(DbsyncError):
+    """The destination still differs from the source after the run healed what it could (its
+    check names what differs); the next run reads those tables in full."""
+
+    exit_code = 13

@@ -21,9 +21,10 @@ from dbsync.config.model import SyncConfig
 from dbsync.config.parse import parse_config
 from dbsync.discovery.cache import DiscoveryCache
 from dbsync.dlt_defaults import apply_dlt_defaults
-from dbsync.errors import ConfigError, DbsyncError, PipelineBusyError
+from dbsync.errors import ConfigError, DbsyncError, DriftError, PipelineBusyError
 from dbsync.http.client import RequestStats
 from dbsync.source.report import RunReport, TableReport
+from dbsync.reconcile.prove import prove
 from dbsync.recovery import repair_pipeline
 from dbsync.runtime import tuned_runtime
 from dbsync.source.source import ProgressCallback, dbsync_source
@@ -53,11 +54,13 @@ class SyncResult:
 
     @property
     def ok(self) -> bool:
-        return not self.report.failed
+        return not self.report.failed and not self.report.drifted
 
     def exit_code(self) -> int:
         failed = self.report.failed
-        return failed[0].error.exit_code if failed and failed[0].error is not None else 0
+        if failed and failed[0].error is not None:
+            return failed[0].error.exit_code
+        return DriftError.exit_code if self.report.drifted else 0
 
 
 DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
@@ -199,11 +202,21 @@ def run_info_path(pipelines_dir: str, pipeline_name: str) -> Path:
 
 
 def save_run_info(pipelines_dir: str, pipeline_name: str, destination: Any, dataset: str,
-                  loaded: bool = False) -> None:
-    """``loaded``: the run finished loading, so the DuckDB file's fingerprint is noted too."""
+                  loaded: bool = False, tables: Optional[Mapping[str, Any]] = None,
+                  run: Optional[Mapping[str, Any]] = None) -> None:
+    """``loaded``: the run finished loading, so the DuckDB file's fingerprint is noted too.
+    ``tables``: each table's outcome (:func:`table_outcomes`), merged over the last run's (a
+    run of some tables keeps the others' outcomes)."""
     path = None if isinstance(destination, str) else _duckdb_path(destination)
     name = destination if isinstance(destination, str) else getattr(destination, "destination_name", None)
     info: Dict[str, Any] = {"destination": str(Path(path).resolve()) if path else name, "dataset": dataset}
+    previous = load_run_info(pipelines_dir, pipeline_name)
+    outcomes = dict(previous.get("tables") or {})
+    outcomes.update(tables or {})
+    if outcomes:
+        info["tables"] = outcomes
+    if run is not None or previous.get("run"):
+        info["run"] = run if run is not None else previous["run"]
     if loaded and path:
         info["fingerprint"] = duckdb_fingerprint(path)
     run_info_path(pipelines_dir, pipeline_name).write_text(json.dumps(info))
@@ -300,6 +313,7 @@ def run_sync(
             stored = StoredTables(pipeline, session.jobs, source_name or source.name)
             session.fresh_resources = tables_to_reload(pipeline, session.jobs, source_name or source.name,
                                                        previous.get("fingerprint"), stored=stored)
+            session.fresh_resources |= drifted_last_run(previous, session.jobs)
             _plan_first_loads(pipeline, session, source_name or source.name, previous.get("fingerprint"), stored)
         if source_name:
             from dbsync.partition import with_source_name
@@ -308,7 +322,9 @@ def run_sync(
         try:
             info = _run(pipeline, source, full_refresh=full_refresh)
             after_load(pipeline, session)
-            save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name, loaded=True)
+            prove(pipeline, session, _stage_runner(pipeline, session, source_name, progress))
+            save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name, loaded=True,
+                          tables=table_outcomes(session.report), run=run_outcome(session.report))
         finally:
             session.close()
     return SyncResult(
@@ -320,6 +336,64 @@ def run_sync(
         seconds=time.time() - started,
         load_ids=list(getattr(info, "loads_ids", []) or []),
     )
+
+
+def _stage_runner(pipeline: Any, session: Any, source_name: Optional[str],
+                  progress: Optional[ProgressCallback]) -> Any:
+    """How the proof of sync reads tables again in this run: a source over those tables alone,
+    run through the same pipeline and after-load steps."""
+
+    def rerun(resources: List[str], full: bool) -> Any:
+        from dbsync.source.source import heal_source
+
+        logger.info("reading %d table(s) again (%s): %s", len(resources), "in full" if full else "catch-up",
+                    ", ".join(resources))
+        stage_source = heal_source(session, resources, full=full, progress=progress)
+        stage = stage_source.dbsync_session
+        if source_name:
+            from dbsync.partition import with_source_name
+
+            stage_source = with_source_name(stage_source, source_name)
+        try:
+            _run(pipeline, stage_source, full_refresh=False)
+            after_load(pipeline, stage)
+        finally:
+            stage.close()
+        return stage
+
+    return rerun
+
+
+def table_outcomes(report: RunReport) -> Dict[str, Dict[str, Any]]:
+    """Each table's outcome, kept with the run info for ``dbsync status`` and the next run."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for name, table in report.tables.items():
+        check = table.check
+        out[name] = {"status": table.status, "check": check.status if check is not None else None,
+                     "detail": (table.error.one_line() if table.error is not None
+                                else check.describe() if check is not None else None),
+                     "source_rows": check.source_rows if check is not None else None,
+                     "destination_rows": check.destination_rows if check is not None else None,
+                     "scan": table.scan, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    return out
+
+
+def run_outcome(report: RunReport) -> Dict[str, Any]:
+    """The run as a whole: ok only when no table failed or still differs from the source."""
+    status = "failed" if report.failed else "drift" if report.drifted else "ok"
+    return {"status": status, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "tables": sorted(report.tables)}
+
+
+def drifted_last_run(previous: Mapping[str, Any], jobs: Sequence[Any]) -> Set[str]:
+    """Tables the last run left different from the source: read in full now."""
+    tables = previous.get("tables") or {}
+    drifted = {name for name, outcome in tables.items() if isinstance(outcome, dict) and outcome.get("check") == "drift"}
+    chosen = {job.resource_name for job in jobs} & drifted
+    if chosen:
+        logger.warning("%d table(s) differed from the source after the last run: reading them in full: %s",
+                       len(chosen), ", ".join(sorted(chosen)))
+    return chosen
 
 
 def _plan_first_loads(pipeline: Any, session: Any, source_name: str, fingerprint: Any,

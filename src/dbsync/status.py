@@ -17,6 +17,11 @@ class TableStatus:
     cursor: Any
     last_change: Optional[str]  # when new data last moved this table's cursor
     last_key_scan: Optional[str] = None  # when a complete scan for deletes last listed the keys
+    # the table's last run: ok, failed, drift, healed, not run; gone (no longer in the source)
+    outcome: Optional[str] = None
+    proof: Optional[str] = None  # verified, healed, drift, partial, unverified (dbsync.reconcile)
+    detail: Optional[str] = None  # what the last run compared, found or failed on
+    outcome_at: Optional[str] = None
 
 
 @dataclass
@@ -27,6 +32,7 @@ class PipelineStatus:
     last_run: Optional[str]
     last_run_ok: Optional[bool]
     tables: List[TableStatus]
+    last_run_status: Optional[str] = None  # ok, failed (a table failed), drift (a table differs)
 
 
 def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
@@ -56,22 +62,31 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
     resources: Dict[str, Any] = pipeline.state.get("sources", {}).get(source_name, {}).get("resources", {})
     schema = pipeline.default_schema if pipeline.default_schema_name else None
     tables: List[TableStatus] = []
+    outcomes: Dict[str, Any] = info.get("tables") or {}
     counts = _row_counts(pipeline, schema)
     resource_tables = _resource_tables(schema)
     for resource_name in sorted(set(resources) | set(resource_tables)):
         state = resources.get(resource_name, {})
         table = resource_tables.get(resource_name, resource_name)
         scan = (state.get("key_scan") or {}).get("at")
+        outcome = outcomes.get(resource_name) or {}
         tables.append(TableStatus(resource_name, table, counts.get(table), state.get("cursor"),
-                                  state.get("last_change"), _utc(scan) if scan else None))
+                                  state.get("last_change"), _utc(scan) if scan else None,
+                                  outcome=outcome.get("status"), proof=outcome.get("check"),
+                                  detail=outcome.get("detail"), outcome_at=outcome.get("at")))
     trace = pipeline.last_trace
     last_run = None
     last_ok = None
     if trace is not None:
         last_run = trace.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if trace.started_at else None
         last_ok = all(step.step_exception is None for step in trace.steps)
+    run = info.get("run") or {}
+    if run.get("status"):  # dbsync's own outcome: a table that failed or differs is not ok
+        last_run = run.get("at") or last_run
+        last_ok = run["status"] == "ok"
     destination = destination_label(pipeline.destination) if pipeline.destination else "?"  # a file: its absolute path
-    return PipelineStatus(pipeline_name, pipeline.dataset_name, destination, last_run, last_ok, tables)
+    return PipelineStatus(pipeline_name, pipeline.dataset_name, destination, last_run, last_ok, tables,
+                          last_run_status=run.get("status"))
 
 
 def _resource_tables(schema: Any) -> Dict[str, str]:

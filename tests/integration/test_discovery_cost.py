@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from dbsync.server import ServerSettings
-from support import assert_destination_equals_source, reference_config
+from support import assert_destination_equals_source, is_count_request, reference_config
 
 FIELDS_ENDPOINT = {
     "path": "/v1/databases/{database}/tables/{table}/fields",
@@ -36,7 +36,7 @@ def kinds(server):
     out = Counter()
     for r in server.requests():
         if r.path == "/v1/resource":
-            out["records", r.status] += 1
+            out["count" if is_count_request(r) else "records", r.status] += 1  # count: the proof of sync's
         elif r.path == "/v1/databases":
             out["databases", r.status] += 1
         elif r.path.endswith("/schema"):
@@ -125,11 +125,12 @@ def test_no_change_run_revalidates_with_etags_and_sees_a_schema_change(server, w
     assert second.ok and second.report.rows == 0
     counts = kinds(server)
     assert total(counts, "records") == tables, counts  # one incremental request per table
+    assert total(counts, "count") == tables, counts  # and one for its count (the proof of sync)
     # discovery: every answer revalidated and unchanged (304, no body), nothing fetched again
     assert total(counts, "databases", 304) == 1 and total(counts, "schema", 304) == 3
     assert total(counts, "fields", 304) == tables
-    assert sum(counts.values()) == tables + 1 + 3 + tables
-    assert not [k for k in counts if k[-1] == 200 and k[0] != "records"], counts
+    assert sum(counts.values()) == 2 * tables + 1 + 3 + tables
+    assert not [k for k in counts if k[-1] == 200 and k[0] not in ("records", "count")], counts
 
     # the schema changes on the server: the next run sees it (a new decimal field, typed as such)
     server.add_field("acme", "orders", "rebate", "decimal", precision=10, scale=2)
@@ -185,7 +186,8 @@ def test_ttl_cache_skips_discovery_until_it_expires(server_factory, workspace, m
     second = workspace.sync(config)
     assert second.ok
     counts = kinds(server)
-    assert counts == Counter({("records", 200): 4}), counts  # discovery cost nothing at all
+    # discovery cost nothing at all: a records request and a count (the proof of sync) per table
+    assert counts == Counter({("records", 200): 4, ("count", 200): 4}), counts
 
     # a schema change is not seen while the answers are young ...
     server.add_field("acme", "orders", "rebate", "decimal", precision=10, scale=2)

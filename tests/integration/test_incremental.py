@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dbsync.server import ServerSettings
-from support import assert_destination_equals_source, assert_same_rows, field_types, reference_config
+from support import (assert_destination_equals_source, assert_same_rows, field_types, is_count_request, query_params,
+                     reference_config)
 
 
 @pytest.fixture
@@ -20,20 +21,28 @@ def resource_requests(server):
     return [r for r in server.requests() if r.path == "/v1/resource"]
 
 
-def test_second_run_without_changes_makes_one_request_per_table_and_loads_nothing(server, workspace):
+def test_second_run_without_changes_makes_two_requests_per_table_and_loads_nothing(server, workspace):
     config = reference_config(server.base_url)
     first = workspace.sync(config)
     assert first.ok and first.report.rows == 2 * 2 * 1500
+    assert all(t.check.status == "verified" and t.check.source_how == "body 'total'"
+               for t in first.report.tables.values()), "the first read's own total proves it: no count request"
     loads_before = workspace.query("SELECT COUNT(*) FROM synced._dlt_loads")[0][0]
     server.clear_requests()
     second = workspace.sync(config)
     assert second.ok
     assert second.report.rows == 0 and second.report.deleted == 0
     tables = len(second.report.tables)
-    assert len(resource_requests(server)) == tables, "one records request per table"
+    records = [r for r in resource_requests(server) if not is_count_request(r)]
+    counts = [r for r in resource_requests(server) if is_count_request(r)]
+    assert len(records) == tables, "one records request per table"
+    assert len(counts) == tables, "and one for its count (the proof of sync)"
+    assert {(query_params(r)["database"], query_params(r)["table"]) for r in counts} == \
+        {(t.database, t.table) for t in second.report.tables.values()}
+    assert all(t.check.status == "verified" and t.check.source_rows == 1500 for t in second.report.tables.values())
     # plus discovery: the database list and one schema per database
-    assert len(server.requests()) == tables + 1 + 2
-    assert all("updated_since=" in r.query for r in resource_requests(server))
+    assert len(server.requests()) == 2 * tables + 1 + 2
+    assert all("updated_since=" in r.query for r in records)
     assert all(t.mode == "incremental" for t in second.report.tables.values())
     # nothing new to load: no load package at all (state unchanged too)
     assert workspace.query("SELECT COUNT(*) FROM synced._dlt_loads")[0][0] == loads_before
@@ -57,7 +66,7 @@ def test_changes_are_fetched_alone_and_merged(server, workspace):
     assert by_table["acme__orders"].rows == 2 and by_table["acme__orders"].deleted == 1
     assert by_table["globex__customers"].rows == 1
     assert sum(t.rows for t in by_table.values()) == 3
-    assert len(resource_requests(server)) == 4  # still one page per table
+    assert len([r for r in resource_requests(server) if not is_count_request(r)]) == 4  # still one page per table
     for db, table in (("acme", "orders"), ("globex", "customers")):
         assert_same_rows(workspace.rows(f"{db}__{table}"), server.records(db, table),
                          field_types(server.schema(db), table))
@@ -88,11 +97,12 @@ def test_cursor_state_is_per_table_and_survives_a_failed_table(server, workspace
     before = {(db, t): server.records(db, t) for db in ("acme", "globex") for t in ("orders", "customers")}
     server.update("acme", "orders", 1, {"quantity": 7})
     server.update("globex", "orders", 1, {"quantity": 8})
-    # two tables of acme, two attempts each: exactly four failures
-    server.fail_next(4, kind="status", status=500, path_prefix="/v1/resource")
+    # two tables of acme, two requests each (records, and the count of the proof of sync), two
+    # attempts each: exactly eight failures
+    server.fail_next(8, kind="status", status=500, path_prefix="/v1/resource")
     config["retries"] = {"attempts": 2, "backoff_base": 0.01, "backoff_max": 0.02}
     broken = workspace.sync(config, databases=["acme"])
-    assert not broken.ok
+    assert not broken.ok and len(broken.failed) == 2
     # the failed tables (and globex, not selected) hold what the first run loaded, unchanged
     for (db, table), records in before.items():
         assert_same_rows(workspace.rows(f"{db}__{table}"), records, field_types(server.schema(db), table),

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from dbsync.server import FaultSettings, ServerSettings
-from support import PAST_THE_END, assert_destination_equals_source, most_in_flight, reference_config
+from support import is_count_request, PAST_THE_END, assert_destination_equals_source, most_in_flight, reference_config
 
 ROWS = 260
 TABLE = "acme__orders"
@@ -160,8 +160,12 @@ def test_a_header_total_makes_offset_pages_concurrent(serve, workspace, header, 
     assert again.ok and again.report.tables[TABLE].mode == "incremental"
     assert again.report.tables[TABLE].warnings == []
     assert_equal_to_source(workspace, server)
-    assert len(resource_requests(server, "HEAD")) == (1 if head_only else 0)
-    assert all("updated_since=" in r.query for r in resource_requests(server))
+    # one more request for the table's count without the filter (the proof of sync): HEAD too
+    counts = [r for r in resource_requests(server) if is_count_request(r)]
+    assert len(counts) == 1 and counts[0].method == ("HEAD" if head_only else "GET")
+    assert len(resource_requests(server, "HEAD")) == (2 if head_only else 0)
+    assert all("updated_since=" in r.query for r in resource_requests(server) if r not in counts)
+    assert again.report.tables[TABLE].check.status == "verified"
 
 
 def test_without_the_total_key_the_same_api_is_paged_one_page_at_a_time(serve, workspace):

@@ -29,7 +29,8 @@ def summary_table(result: SyncResult, title: str = "Sync summary") -> Table:
                          ("deleted", "right"), ("pages", "right"), ("time", "right"), ("status", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for rep in sorted(result.report.tables.values(), key=lambda r: (str(r.database), r.table)):
-        status = Text("ok", style="green") if rep.status == "ok" else Text(rep.status, style="red bold")
+        style = {"ok": "green", "healed": "yellow"}.get(rep.status, "red bold")
+        status = Text(rep.status, style=style)
         source = rep.source
         table.add_row(source, rep.table_name, "incr" if rep.mode == "incremental" else rep.mode,
                       human_count(rep.rows), human_count(rep.deleted), human_count(rep.pages),
@@ -51,13 +52,46 @@ def summary_footer(result: SyncResult) -> List[str]:
     scan_line = key_scan_line(result)
     if scan_line:
         lines.append(scan_line)
+    proof = proof_line(result)
+    if proof:
+        lines.append(proof)
     for table in rep.tables.values():
         for warning in table.warnings:
             lines.append(f"[yellow]warning[/yellow] {escape(warning)}")
     for failed in rep.failed:
         lines.append(f"[red]failed[/red] {escape(failed.error.one_line() if failed.error else failed.table)}")
+    for line in proof_details(result):
+        lines.append(escape(line).replace("drift ", "[red]drift[/red] ", 1).replace("healed ", "[yellow]healed[/yellow] ", 1))
     lines.extend(f"[yellow]warning[/yellow] {escape(w)}" for w in cursor_warnings(result))  # [a, b]: not markup
     return lines
+
+
+def proof_line(result: SyncResult) -> Optional[str]:
+    """How many tables the run proved equal to their source, healed, found different, or could
+    not prove (dbsync.reconcile), on one line; None when nothing was checked."""
+    checks = [t.check for t in result.report.tables.values() if t.check is not None]
+    if not checks:
+        return None
+    counts: Dict[str, int] = {}
+    for check in checks:
+        counts[check.status] = counts.get(check.status, 0) + 1
+    order = ("verified", "healed", "drift", "partial", "unverified")
+    words = {"verified": "equal to the source", "healed": "healed (read again, now equal)",
+             "drift": "DIFFERENT from the source", "partial": "partial by initial_value", "unverified": "not proven"}
+    parts = [f"{counts[s]} {words[s]}" for s in order if counts.get(s)]
+    return "proof: " + ", ".join(parts)
+
+
+def proof_details(result: SyncResult) -> List[str]:
+    """One line per table the proof did not simply verify: what differed, what was healed, what
+    could not be proven and why."""
+    out = []
+    for rep in sorted(result.report.tables.values(), key=lambda r: (str(r.database), r.table)):
+        check = rep.check
+        if check is None or check.status == "verified":
+            continue
+        out.append(f"{check.status} {rep.source}: {check.describe()}")
+    return out
 
 
 def key_scan_line(result: SyncResult) -> Optional[str]:
@@ -122,7 +156,8 @@ def result_dict(result: SyncResult) -> Dict[str, Any]:
             "warnings": list(rep.warnings), "error": error_dict(rep.error) if rep.error is not None else None,
             "key_scan": None if rep.scan is None else {"status": rep.scan, "keys": rep.scan_keys,
                                                        "pages": rep.scan_pages, "problem": rep.scan_problem,
-                                                       "pending": rep.scan_pending},
+                                                       "pending": rep.scan_pending, "missing": rep.scan_missing},
+            "check": rep.check.as_dict() if rep.check is not None else None,
         })
     stats = result.stats
     return {
@@ -131,8 +166,21 @@ def result_dict(result: SyncResult) -> Dict[str, Any]:
         "seconds": round(result.seconds, 3), "rows": result.report.rows, "deleted": result.report.deleted,
         "requests": stats.requests, "bytes_received": stats.bytes_received,
         "retries": {"total": stats.total_retries, "by_reason": dict(sorted(stats.retries.items()))},
-        "load_ids": list(result.load_ids), "tables": tables, "warnings": cursor_warnings(result),
+        "load_ids": list(result.load_ids), "tables": tables, "warnings": run_warnings(result),
     }
+
+
+def run_warnings(result: SyncResult) -> List[str]:
+    """Every warning of the run: each table's own (prefixed with the table where it does not
+    name it), what the proof of sync could not prove or found different, and the cursor
+    warnings."""
+    out: List[str] = []
+    for rep in sorted(result.report.tables.values(), key=lambda r: (str(r.database), r.table)):
+        for warning in rep.warnings:
+            out.append(warning if rep.source in warning or rep.table in warning else f"{rep.source}: {warning}")
+    out.extend(proof_details(result))
+    out.extend(cursor_warnings(result))
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -43,9 +43,9 @@ class SyncProgress:
         if not self.enabled or self.task is None:
             return
         self.tables[report.resource_name] = report
-        done = sum(t.rows + t.deleted for t in self.tables.values())
+        done = sum(t.fetched for t in self.tables.values())
         known = [t for t in self.tables.values() if t.total is not None]
-        total = sum(max(t.total or 0, t.rows + t.deleted) for t in known) or None
+        total = sum(max(t.total or 0, t.fetched) for t in known) or None
         finished = sum(1 for t in self.tables.values() if t.finished or t.error)
         label = report.source
         self.progress.update(self.task, completed=done, total=total,

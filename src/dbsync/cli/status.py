@@ -45,7 +45,7 @@ def status(
     if as_json:
         print(json.dumps({
             "pipeline": st.pipeline_name, "dataset": st.dataset_name, "destination": st.destination,
-            "last_run": st.last_run, "last_run_ok": st.last_run_ok,
+            "last_run": st.last_run, "last_run_ok": st.last_run_ok, "last_run_status": st.last_run_status,
             "tables": [t.__dict__ for t in st.tables],
         }, indent=2, default=str))
         return
@@ -53,14 +53,19 @@ def status(
                   title_justify="left", show_edge=False, header_style="bold")
     scans = any(t.last_key_scan for t in st.tables)
     for col, justify in (("resource", "left"), ("table", "left"), ("rows", "right"), ("cursor", "left"),
-                         ("last change", "left")) + ((("last key scan", "left"),) if scans else ()):
+                         ("last change", "left")) + ((("last key scan", "left"),) if scans else ()) + (
+                         ("last outcome", "left"), ("proof", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for t in st.tables:
         table.add_row(t.resource, t.table, human_count(t.rows), str(t.cursor) if t.cursor is not None else "-",
-                      t.last_change or "-", *((t.last_key_scan or "-",) if scans else ()))
+                      t.last_change or "-", *((t.last_key_scan or "-",) if scans else ()),
+                      t.outcome or "-", t.proof or "-")
     console.print(table)
+    for t in st.tables:
+        if t.outcome in ("failed", "drift", "gone") or t.proof in ("drift", "unverified", "partial", "healed"):
+            console.print(f"{t.outcome or t.proof} {t.resource}: {t.detail or '-'}", markup=False)
     if st.last_run:
-        console.print(f"last run {st.last_run}: {'ok' if st.last_run_ok else 'failed'}")
+        console.print(f"last run {st.last_run}: {st.last_run_status or ('ok' if st.last_run_ok else 'failed')}")
 
 
 def register(app: typer.Typer) -> None:

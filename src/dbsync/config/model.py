@@ -238,6 +238,15 @@ class DiscoverySettings:
 
 
 @dataclass(frozen=True)
+class VerifySettings:
+    """The proof of sync after every load (see :mod:`dbsync.reconcile`)."""
+
+    counts: bool = True  # compare the source's count of each table with the destination's
+    heal: bool = True  # read a table again in this run (a catch-up, then in full) when they differ
+    sample: int = 0  # rows per table re-read from random pages and compared value by value
+
+
+@dataclass(frozen=True)
 class PipelineSettings:
     name: str = "dbsync"
     dataset: Optional[str] = None  # default: the pipeline name + "_data"
@@ -262,6 +271,7 @@ class SyncConfig:
     retries: RetrySettings = field(default_factory=RetrySettings)
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     source_name: Optional[str] = None  # where the config came from, for messages
     secrets: Tuple[str, ...] = ()  # secret values to redact everywhere

@@ -6,7 +6,7 @@ config key and what is wrong. The input mapping is never modified.
 This module only orchestrates: each section is read by its own module beside it: ``client``
 (client.py), ``resources``/``resource_defaults`` and dlt's validation (resources.py),
 ``databases``/``tables`` (tables.py), the placeholder checks across them (placeholders.py),
-``incremental``/``deletes``/``retries``/``performance``/``pipeline`` (sync_options.py),
+``incremental``/``deletes``/``retries``/``performance``/``verify``/``pipeline`` (sync_options.py),
 ``types``/``fields`` (values.py), ``discovery`` (discovery.py); the typed readers and the error
 context they share are in context.py.
 """
@@ -28,6 +28,7 @@ from dbsync.config.sync_options import (
     _parse_performance,
     _parse_pipeline,
     _parse_retries,
+    _parse_verify,
 )
 from dbsync.config.tables import _parse_databases, _parse_tables
 from dbsync.config.values import parse_fields, parse_types
@@ -46,6 +47,7 @@ DBSYNC_KEYS = (
     "retries",
     "performance",
     "discovery",
+    "verify",
     "pipeline",
 )
 
@@ -124,6 +126,7 @@ def parse_config(
         retries=_parse_retries(ctx, cfg.get("retries", {})),
         performance=_parse_performance(ctx, cfg.get("performance", {})),
         discovery=parse_discovery(ctx, cfg.get("discovery")),
+        verify=_parse_verify(ctx, cfg.get("verify", {})),
         pipeline=_parse_pipeline(ctx, cfg.get("pipeline", {})),
         source_name=source_name,
         secrets=tuple(client.pop("_dbsync_secrets", ())),

@@ -1,4 +1,5 @@
-"""The sections that tune a sync: ``incremental``, ``deletes``, ``retries``, ``performance``, ``pipeline``.
+"""The sections that tune a sync: ``incremental``, ``deletes``, ``retries``, ``performance``, ``verify``,
+``pipeline``.
 
 Each reads into its own settings dataclass (dbsync.config.model) with the defaults there; a cursor
 field (a name, or a list compared as the first non-empty value) is read here for ``incremental``
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Optional
 
-from dbsync.config.context import _check_keys, _Ctx, _mapping, _number, _str, _str_list
+from dbsync.config.context import _bool, _check_keys, _Ctx, _mapping, _number, _str, _str_list
 from dbsync.config.model import (
     CURSOR_PLACEHOLDERS,
     DeleteSettings,
@@ -19,6 +20,7 @@ from dbsync.config.model import (
     PerformanceSettings,
     PipelineSettings,
     RetrySettings,
+    VerifySettings,
 )
 from dbsync.config.durations import parse_duration
 from dbsync.config.placeholders import _placeholders_in
@@ -181,6 +183,22 @@ def _memory_size(ctx: _Ctx, key: str, value: Any) -> Optional[str]:
     if not isinstance(value, str) or not re.match(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", value, re.I):
         raise ctx.error(key, f"must be a size like '256MB' or '2GB' (or null), got {value!r}")
     return value.strip()
+
+
+def _parse_verify(ctx: _Ctx, value: Any) -> VerifySettings:
+    """``verify``: the proof of sync; ``false`` turns the count comparison off."""
+    if value is False:
+        return VerifySettings(counts=False, heal=False)
+    section = _mapping(ctx, "verify", value)
+    _check_keys(ctx, "verify", section, ("counts", "heal", "sample"))
+    d = VerifySettings()
+    counts = _bool(ctx, "verify.counts", section.get("counts"))
+    heal = _bool(ctx, "verify.heal", section.get("heal"))
+    return VerifySettings(
+        counts=d.counts if counts is None else counts,
+        heal=d.heal if heal is None else heal,
+        sample=_number(ctx, "verify.sample", section.get("sample", d.sample), minimum=0, integer=True),
+    )
 
 
 def _parse_pipeline(ctx: _Ctx, value: Any) -> PipelineSettings:

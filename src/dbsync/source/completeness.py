@@ -37,9 +37,12 @@ TOTAL_HEADERS: Tuple[str, ...] = (
 # Body keys that announce it: at the top level or under one of TOTAL_BODY_PARENTS.
 TOTAL_BODY_KEYS: Tuple[str, ...] = (
     "total", "total_count", "totalCount", "total_items", "totalItems", "total_records", "totalRecords",
-    "total_results", "totalResults",
+    "total_results", "totalResults", "totalRows", "total_rows", "totalSize", "total_size", "totalElements",
 )
-TOTAL_BODY_PARENTS: Tuple[str, ...] = ("meta", "pagination")
+# Where APIs nest them (dotted: a parent inside a parent): Strapi's meta.pagination.total,
+# NocoDB's pageInfo.totalRows, JSON:API's meta.page.total. Not 'page' alone: there 'total' often counts pages.
+TOTAL_BODY_PARENTS: Tuple[str, ...] = ("meta", "pagination", "pageInfo", "page_info", "paging", "meta.pagination",
+                                       "meta.page", "meta.paging")
 # Request parameters that set the page size, compared lower-case without '_', '-', '$', '[', ']'
 # (so per_page, perPage, page[size], $top, _size... all match).
 PAGE_SIZE_PARAMS: Tuple[str, ...] = ("limit", "perpage", "pagesize", "size", "pagelimit", "top", "maxresults")
@@ -78,7 +81,9 @@ def body_total(doc: Any) -> Optional[Tuple[int, str]]:
     if not isinstance(doc, dict):
         return None
     for parent in ("",) + TOTAL_BODY_PARENTS:
-        node = doc if not parent else doc.get(parent)
+        node: Any = doc
+        for part in parent.split(".") if parent else ():
+            node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict):
             continue
         for key in TOTAL_BODY_KEYS:

@@ -384,7 +384,14 @@ def apply_scans(pipeline: Any, session: Any) -> None:
             report = session.report.tables.get(job.resource_name)
             try:
                 removed = compare.apply(state) if state.get("id") else 0
-                compare.clear()
+                if compare.missing:
+                    # listed, yet not in the destination: kept for the proof of sync
+                    # (dbsync.reconcile), which reads them again and clears them after
+                    if report is not None:
+                        report.scan_missing = compare.missing
+                        report.scan_id = str(state["id"])
+                else:
+                    compare.clear()
                 if report is not None and state.get("confirm"):
                     report.scan_pending = compare.pending
             except Exception as exc:  # the destination refused the comparison: the keys stay for the next run
@@ -440,6 +447,8 @@ class _Comparison:
                           for k in job.primary_key]
         self.mine = f"{self.ident(RESOURCE_COLUMN)} = {_literal(job.resource_name)}"
         self.pending = 0  # rows missed once, removed if the next scan misses them too (confirm)
+        self.missing = 0  # keys listed that the destination has no live row for
+        self.schema = schema
 
     def _equal(self, left: str, right: str) -> str:
         """Key columns of two aliases equal (as text where the two tables typed them apart)."""
@@ -496,7 +505,15 @@ class _Comparison:
             self._keep_candidates(gone, key_list)
         else:  # candidates of an earlier, non-overlapping listing are void now
             self.client.execute_sql(f"DELETE FROM {self.keys} WHERE {self.mine} AND {self._is_candidate}")
+        self.missing = self.count_missing(scan_id)
         return removed
+
+    def count_missing(self, scan_id: str) -> int:
+        """Keys this scan listed that have no live row in the destination."""
+        from dbsync.reconcile.destination import missing_keys
+
+        keys_table = self.schema.naming.normalize_path(keys_table_name(self.job.table_name))
+        return missing_keys(self.client, self.schema, self.job, self.deletes, keys_table, self._scan_rows(scan_id))
 
     @property
     def _is_candidate(self) -> str:

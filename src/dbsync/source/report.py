@@ -17,8 +17,9 @@ class TableReport:
     database: Optional[str]
     table: str
     mode: str = "full"  # full | incremental
-    rows: int = 0
+    rows: int = 0  # rows handed to dlt (loaded once the run's load completes)
     deleted: int = 0
+    fetched: int = 0  # rows (tombstones included) fetched so far: the progress bar's count
     pages: int = 0
     requests: int = 0
     duplicates: int = 0
@@ -38,11 +39,18 @@ class TableReport:
     scan_pages: int = 0  # pages of the key listing (counted in requests as well)
     scan_problem: Optional[str] = None  # why the scan is incomplete (nothing deleted)
     scan_pending: int = 0  # rows missed by a scan of pages that do not overlap: removed when the next misses them too
+    scan_missing: int = 0  # keys the scan listed that the destination has no live row for
+    scan_id: Optional[str] = None  # the scan whose keys were kept to check the missing ones again
     seconds: float = 0.0
     error: Optional[DbsyncError] = None
     started: Optional[float] = None
     finished: bool = False
     database_name: Optional[str] = None  # set when the API names the database apart from its id
+    # the proof of sync (dbsync.reconcile): what the source holds, as far as this run knows it
+    source_count: Any = None  # a dbsync.reconcile.probe.SourceCount
+    count_problem: Optional[str] = None  # why the source's count is not known
+    from_initial: bool = False  # read from incremental.initial_value: older rows are left out on purpose
+    check: Any = None  # a dbsync.reconcile.check.TableCheck, after the load
     table_id: Optional[str] = None  # set when the API addresses the table by an id apart from its name
 
     @property
@@ -58,9 +66,15 @@ class TableReport:
 
     @property
     def status(self) -> str:
+        """ok, failed, drift (the destination differs from the source), healed (it differed and
+        was read again), not run."""
         if self.error is not None:
             return "failed"
-        return "ok" if self.finished else "not run"
+        if not self.finished:
+            return "not run"
+        if self.check is not None and self.check.status in ("drift", "healed"):
+            return self.check.status
+        return "ok"
 
 
 @dataclass
@@ -77,6 +91,11 @@ class RunReport:
     @property
     def failed(self) -> List[TableReport]:
         return [t for t in self.tables.values() if t.error is not None]
+
+    @property
+    def drifted(self) -> List[TableReport]:
+        """Tables whose destination still differs from the source after the run."""
+        return [t for t in self.tables.values() if t.error is None and t.status == "drift"]
 
     @property
     def rows(self) -> int:

@@ -50,6 +50,8 @@ from dbsync.source.readers import (
     is_concurrent_offset,
 )
 from dbsync.source.report import RunReport, TableReport
+from dbsync.reconcile.check import counts_apply
+from dbsync.reconcile.probe import CountReader, count_memory, planned_count_problem, read_source_count
 from dbsync.source.scheduler import PageScheduler
 from dbsync.http.paging import make_paginator
 
@@ -86,6 +88,9 @@ class SyncSession:
         # listing readers (deletes.detect: keys), see dbsync.source.key_scan
         self.scans: Dict[str, key_scan.ScanRun] = {}
         self.scan_readers: Dict[str, Reader] = {}
+        # one request per table for the source's count, where the read itself does not tell it
+        # (an incremental run): dbsync.reconcile.probe
+        self.count_readers: Dict[str, CountReader] = {}
         self.started = time.time()
         self._open = len(jobs)
         self._lock = threading.Lock()
@@ -108,6 +113,9 @@ class SyncSession:
                 reader.pool = self.pool
             self.readers[job.resource_name] = reader
             self.scheduler.add_reader(reader)
+            probe = CountReader(reader)
+            self.count_readers[job.resource_name] = probe
+            self.scheduler.add_reader(probe)
             if job.scan is not None and job.scan.detect == "keys":
                 key_types = {name: plan.arrow_type for name, plan in converter.plans.items()
                              if name in job.api_primary_key}
@@ -137,18 +145,35 @@ class SyncSession:
             saved = resources_state.get(job.resource_name) or {}
             if job.scan is not None:
                 fresh = self._plan_scan(job, saved, fresh) or fresh
-            if not job.cursor_fields:
-                continue
-            report.cursor_fields = job.cursor_fields
-            state = CursorState.from_state(None if fresh else resources_state.get(job.resource_name))
-            self.cursors[job.resource_name] = state
-            value = state.request_value(settings)  # None: a first run, the whole table without the filter
-            reader.configure(request_params(settings, value, job.cursor_fields), filtered=value is not None)
-            report.mode = "incremental" if state.cursor is not None else "full"
-            report.cursor_before = state.cursor
-            if state.skip_boundary(settings):
-                reader.processor.skip_cursor = state.cursor
-                reader.processor.skip_hashes = set(state.boundary)
+            if job.cursor_fields:
+                report.cursor_fields = job.cursor_fields
+                state = CursorState.from_state(None if fresh else resources_state.get(job.resource_name))
+                self.cursors[job.resource_name] = state
+                value = state.request_value(settings)  # None: a first run, the whole table without the filter
+                reader.configure(request_params(settings, value, job.cursor_fields), filtered=value is not None)
+                report.mode = "incremental" if state.cursor is not None else "full"
+                if state.cursor is None and value is not None:  # from incremental.initial_value
+                    report.mode = "initial"
+                report.from_initial = value is not None and (state.cursor is None or bool(saved.get("from_initial")))
+                report.cursor_before = state.cursor
+                if state.skip_boundary(settings):
+                    reader.processor.skip_cursor = state.cursor
+                    reader.processor.skip_hashes = set(state.boundary)
+            self._plan_count(job, reader, saved)
+
+    def _plan_count(self, job: TableJob, reader: Reader, saved: Mapping[str, Any]) -> None:
+        """Ask the source for the table's count only where this run's read will not tell it: a
+        filtered read, and no key listing this run (whose keys are the count), unless an earlier
+        full read found that the API announces no total, or only an estimate."""
+        probe = self.count_readers[job.resource_name]
+        scan = self.scans.get(job.resource_name)
+        needed = (self.config.verify.counts and reader.filtered and (scan is None or scan.kind != "listing")
+                  and counts_apply(job) is None)
+        known = planned_count_problem(saved) if needed else None
+        if known is not None:
+            self.report.tables[job.resource_name].count_problem = known
+        if not needed or known is not None:
+            probe.stop()
 
     def _plan_scan(self, job: TableJob, saved: Mapping[str, Any], fresh: bool) -> bool:
         """Whether (and how) the table is scanned for deletes this run; True when its records
@@ -226,8 +251,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
         mark_deletes = session.config.deletes.mode == "mark" and bool(job.primary_key)
         side_table_started = False
         report.started = time.time()
-        pending: List[pa.Table] = []
-        pending_rows = 0
+        pending = _Pending(report)
         cursor_max: Any = None
         unfit_example: Any = None
         pages_seen: List[Any] = []  # a run without the filter: (position, first, highest, sorted) per page
@@ -248,17 +272,19 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                 if relaxed:
                     _relax_destination(job, relaxed)
                 table = result.table
+                tombstones_in_table = result.deleted
                 if mark_deletes and result.deleted:
                     table, tombstones = _split_tombstones(table, session.config.deletes.field)
                     yield from _tombstone_batches(job, tombstones, first=not side_table_started)
                     side_table_started = True
+                    report.deleted += result.deleted
+                    tombstones_in_table = 0
                 if table.num_rows:
                     if job.history:
                         table = history.with_row_version(table, exclude=(session.config.deletes.field,))
                     last_stamp = max(time.time_ns() // 1000, last_stamp + 1)
                     table = _with_synced_at(table, last_stamp)
-                    pending.append(table)
-                    pending_rows += table.num_rows
+                    pending.add(table, tombstones_in_table)
                 report.no_cursor += result.no_cursor
                 report.unfit_cursor += result.unfit_cursor
                 if unfit_example is None:
@@ -274,14 +300,14 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                         boundary.extend(result.boundary)
                 if session.progress:
                     session.progress(report)
-                if pending_rows >= batch_rows:
-                    pending_rows = 0
-                    yield _batch(converter, pending, session.first_loads.get(job.resource_name))  # empties `pending`
-            if pending:
-                yield _batch(converter, pending, session.first_loads.get(job.resource_name))
+                if pending.rows >= batch_rows:
+                    yield _batch(converter, pending.take(), session.first_loads.get(job.resource_name))
+            if pending.tables:
+                yield _batch(converter, pending.take(), session.first_loads.get(job.resource_name))
             warning = reader.check_complete()  # raises when rows the API announced are missing
             if warning:
                 report.warnings.append(warning)
+            read_source_count(session.scheduler, session.count_readers[job.resource_name], reader, report)
             if record_keys is not None:
                 yield from record_keys.finish(reader, warning)
             if job.cursor_fields:
@@ -293,13 +319,19 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                                                                      pages_seen, report)
                 after = dataclasses.replace(advance(before, cursor_max, boundary), floor=floor)
                 report.cursor_after = after.cursor
-                if (after.cursor, after.boundary, after.floor) != (before.cursor, before.boundary, before.floor):
+                counted = count_memory(report)
+                if (after.cursor, after.boundary, after.floor) != (before.cursor, before.boundary, before.floor) or (
+                        counted is not None and counted != saved_count_memory(job)):
                     # state changes only with data: a run with no changes writes no load package
                     state = dlt.current.resource_state(job.resource_name)
                     state["cursor"] = after.cursor
                     state["boundary"] = after.boundary
                     if after.floor is not None or "floor" in state:
                         state["floor"] = after.floor
+                    if report.from_initial:  # older rows are left out on purpose (dbsync.reconcile)
+                        state["from_initial"] = True
+                    if counted is not None:  # whether the API's total counts the table (dbsync.reconcile.probe)
+                        state["count"] = counted
                     state["last_change"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             if scan is not None and scan.kind == "listing":
                 yield from key_scan.read_listing(session, job, scan, session.scan_readers[job.resource_name], report)
@@ -314,6 +346,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
             listing = session.scan_readers.get(job.resource_name)
             if listing is not None:
                 session.scheduler.abandon(listing)  # a table that failed never lists its keys
+            session.scheduler.abandon(session.count_readers[job.resource_name])
             report.gap_fills = getattr(reader, "fill_requests", 0)
             report.seconds = time.time() - (report.started or time.time())
             if session.progress:
@@ -326,6 +359,14 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
 
     read_table.__name__ = job.resource_name
     return read_table
+
+
+def saved_count_memory(job: TableJob) -> Optional[str]:
+    """What the table's state remembers of the API's total (see :func:`count_memory`)."""
+    try:  # read without creating the entry (that alone would change the state)
+        return ((dlt.current.source_state().get("resources") or {}).get(job.resource_name) or {}).get("count")
+    except Exception:
+        return None
 
 
 def _scan_done(job: TableJob, scan: "key_scan.ScanRun", report: TableReport) -> None:
@@ -390,8 +431,7 @@ def _check_cursor(job: TableJob, converter: TableConverter, report: TableReport,
 def _count(report: TableReport, result: PageResult) -> None:
     report.pages += 1
     report.requests += 1
-    report.deleted += result.deleted
-    report.rows += result.table.num_rows - result.deleted
+    report.fetched += result.table.num_rows
     report.duplicates += result.duplicates
     if result.total is not None:
         report.total = result.total if report.total is None else max(report.total, result.total)
@@ -489,6 +529,30 @@ def _batch(converter: TableConverter, tables: List[pa.Table], first_load: Any = 
     return table
 
 
+class _Pending:
+    """Pages converted and not yet handed to dlt. Their rows count as upserted (and their
+    tombstones as deleted) only once handed over: a table that fails later never reports rows
+    that were fetched and dropped."""
+
+    def __init__(self, report: TableReport):
+        self.report = report
+        self.tables: List[pa.Table] = []
+        self.rows = 0
+        self.deleted = 0
+
+    def add(self, table: pa.Table, deleted: int) -> None:
+        self.tables.append(table)
+        self.rows += table.num_rows
+        self.deleted += deleted
+
+    def take(self) -> List[pa.Table]:
+        tables, self.tables = self.tables, []
+        self.report.rows += self.rows - self.deleted
+        self.report.deleted += self.deleted
+        self.rows = self.deleted = 0
+        return tables
+
+
 def _concat(tables: List[pa.Table]) -> pa.Table:
     if len(tables) == 1:
         return tables[0]
@@ -553,6 +617,38 @@ def dbsync_source(
         raise
     source = _dbsync([_resource(session, job) for job in jobs])
     source.dbsync_session = session  # type: ignore[attr-defined]
+    return source
+
+
+def heal_source(session: SyncSession, resources: Sequence[str], *, full: bool,
+                progress: Optional[ProgressCallback] = None) -> DltSource:
+    """A source that reads ``resources`` of ``session`` again, to heal a destination that differs
+    from the source (dbsync.reconcile.prove): ``full`` reads each table whole (from
+    ``initial_value`` where one is set) and compares its keys, so rows the source no longer lists
+    go too (unless ``deletes.mode: ignore``); otherwise a plain incremental read, without a key
+    listing, catches up with rows written while the run read the table."""
+    from dbsync.config.model import KeyScanSettings
+
+    config = session.config
+    wanted = set(resources)
+    jobs = []
+    for job in session.jobs:
+        if job.resource_name not in wanted:
+            continue
+        scan = None
+        if full and job.primary_key and job.write_disposition == "merge" and config.deletes.mode != "ignore":
+            scan = KeyScanSettings(detect="full_read")
+        jobs.append(dataclasses.replace(job, scan=scan))
+    client = ApiClient(config)
+    try:
+        stage = SyncSession(config, client, session.catalog, jobs, progress=progress)
+    except BaseException:
+        client.close()
+        raise
+    if full:
+        stage.fresh_resources = set(wanted)
+    source = _dbsync([_resource(stage, job) for job in jobs])
+    source.dbsync_session = stage  # type: ignore[attr-defined]
     return source
 
 
