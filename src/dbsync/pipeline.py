@@ -307,13 +307,13 @@ def run_sync(
         repair_pipeline(pipeline)
         source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress, catalog=catalog,
                                discovery_cache=None if catalog is not None else
-                               DiscoveryCache.for_pipeline(cfg, pdir, name, reuse=not full_refresh))
+                               DiscoveryCache.for_pipeline(cfg, pdir, name, reuse=not full_refresh),
+                               repair=None if full_refresh else drifted_last_run(previous))
         session = source.dbsync_session
         if not full_refresh:
             stored = StoredTables(pipeline, session.jobs, source_name or source.name)
-            session.fresh_resources = tables_to_reload(pipeline, session.jobs, source_name or source.name,
-                                                       previous.get("fingerprint"), stored=stored)
-            session.fresh_resources |= drifted_last_run(previous, session.jobs)
+            session.fresh_resources |= tables_to_reload(pipeline, session.jobs, source_name or source.name,
+                                                        previous.get("fingerprint"), stored=stored)
             _plan_first_loads(pipeline, session, source_name or source.name, previous.get("fingerprint"), stored)
         if source_name:
             from dbsync.partition import with_source_name
@@ -385,15 +385,14 @@ def run_outcome(report: RunReport) -> Dict[str, Any]:
             "tables": sorted(report.tables)}
 
 
-def drifted_last_run(previous: Mapping[str, Any], jobs: Sequence[Any]) -> Set[str]:
-    """Tables the last run left different from the source: read in full now."""
+def drifted_last_run(previous: Mapping[str, Any]) -> Set[str]:
+    """Tables the last run left different from the source: read in full now, keys compared."""
     tables = previous.get("tables") or {}
     drifted = {name for name, outcome in tables.items() if isinstance(outcome, dict) and outcome.get("check") == "drift"}
-    chosen = {job.resource_name for job in jobs} & drifted
-    if chosen:
+    if drifted:
         logger.warning("%d table(s) differed from the source after the last run: reading them in full: %s",
-                       len(chosen), ", ".join(sorted(chosen)))
-    return chosen
+                       len(drifted), ", ".join(sorted(drifted)))
+    return drifted
 
 
 def _plan_first_loads(pipeline: Any, session: Any, source_name: str, fingerprint: Any,

@@ -84,6 +84,7 @@ class Page:
     url: str  # redacted
     response: Any = field(default=None, repr=False, compare=False)
     ignored: bool = False  # a response_action said to ignore this response: no data
+    ignored_by: Optional[Mapping[str, Any]] = None  # the response action that matched
 
     def response_for_paginator(self) -> requests.Response:
         """The response, with ``.json()`` answering from the already parsed document, so dlt's
@@ -260,9 +261,10 @@ class ApiClient:
             if self.first_server_time is None:
                 self.first_server_time = _http_date(headers.get("Date"))
             self.stats.count_request(len(content))
-            if ignore and _matches_action(ignore, status, content):
+            action = _matches_action(ignore, status, content) if ignore else None
+            if action is not None:
                 return Page(doc=None, status=status, headers=headers, url=redact(response.url), response=response,
-                            ignored=True)
+                            ignored=True, ignored_by=action)
             if status == 304 and extra_headers:
                 return Page(doc=None, status=status, headers=headers, url=redact(response.url), response=response)
             if status in self.retry.retry_statuses:
@@ -344,6 +346,19 @@ class ApiClient:
         url = path if "://" in path[:12] else join_url(self.config.client["base_url"], path)
         return redact(url.split("?", 1)[0])
 
+    def first_page_missing(self, page: Page, path: str, where: Where) -> Optional[ApiError]:
+        """A table's first page answered 404, which a response action (by status alone) ignores:
+        such actions end paging past the last page; on the first page the table is not there (a
+        wrong name, or a case that differs), and an empty table would be a silent lie."""
+        action = page.ignored_by or {}
+        if page.status != 404 or action.get("content") is not None:
+            return None
+        error = self._status_error(404, None, b"", path, where)
+        error.hint = ("response_actions ignore 404 for pages past the end, not for the table's first page: check "
+                      "the path and the table's name (case included); to ignore a 404 for an empty table, match its "
+                      "body with the action's content")
+        return NotFoundError(error.message, status=404, where=where, hint=error.hint)
+
     def _status_error(self, status: int, reason: Optional[str], content: bytes, path: str, where: Where) -> ApiError:
         path = self._shown_url(path)
         detail = _error_detail(content)
@@ -378,7 +393,9 @@ def _http_date(value: Optional[str]) -> Optional[datetime]:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _matches_action(actions: Sequence[Mapping[str, Any]], status: int, content: bytes) -> bool:
+def _matches_action(actions: Sequence[Mapping[str, Any]], status: int, content: bytes
+                    ) -> Optional[Mapping[str, Any]]:
+    """The first response action matching the response, or None."""
     for action in actions:
         code = action.get("status_code")
         text = action.get("content")
@@ -386,8 +403,8 @@ def _matches_action(actions: Sequence[Mapping[str, Any]], status: int, content: 
             continue
         if text is not None and str(text).encode() not in content:
             continue
-        return True
-    return False
+        return action
+    return None
 
 
 def _loads(content: bytes) -> Any:

@@ -237,7 +237,8 @@ class AdminHandlers:
         spec = _body_object(body)
         return orjson.dumps(self.state.store.add_field(
             params["db"], params["table"], spec.get("name"), spec.get("type"), spec.get("nullable", True),
-            spec.get("precision"), spec.get("scale"), spec.get("declared_type"), spec.get("format")))
+            spec.get("precision"), spec.get("scale"), spec.get("declared_type"), spec.get("format"),
+            spec.get("default")))
 
     def patch_field(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
         spec = _body_object(body)

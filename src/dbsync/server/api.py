@@ -258,6 +258,9 @@ class ApiHandlers:
         table = query.get("table")
         if database is not None and table is None:
             raise Problem.bad_request("parameter 'table' is required when 'database' is given")
+        refused = [name for name in self.settings.forbidden_params if name in query]
+        if refused:
+            raise Problem(403, f"this key may not use parameter '{refused[0]}'")
         offset, limit = self._paging(query)
         since_text = query.get("updated_since")
         since_us = None

@@ -208,11 +208,12 @@ class ReferenceServer:
 
     def add_field(self, db: str, table: str, name: str, type: str, nullable: bool = True, *,
                   precision: Optional[int] = None, scale: Optional[int] = None, declared_type: Any = None,
-                  format: Optional[str] = None) -> Dict[str, Any]:
-        """Declare a new field (existing records lack it). ``declared_type``: what the schema shows
-        as its type instead ("Pointer", ["string", "null"]); ``format``: a JSON Schema format."""
+                  format: Optional[str] = None, default: Any = None) -> Dict[str, Any]:
+        """Declare a new field (existing records lack it, or get ``default`` without any change to
+        their cursor). ``declared_type``: what the schema shows as its type instead ("Pointer",
+        ["string", "null"]); ``format``: a JSON Schema format."""
         body = {"name": name, "type": type, "nullable": nullable, "precision": precision, "scale": scale,
-                "declared_type": declared_type, "format": format}
+                "declared_type": declared_type, "format": format, "default": default}
         return self._admin("POST", self._table_path(db, table) + "/fields", body)
 
     def set_field(self, db: str, table: str, name: str, *, type: Optional[str] = None,

@@ -135,7 +135,9 @@ class ServerSettings:
 
     The paging options make ``/v1/resource`` behave like APIs dbsync must not be fooled by:
     ``total_bias`` is added to every announced total (never below 0: a planner's estimate, too low
-    or too high), ``total_in_body`` False drops ``total`` from the body, ``total_header`` also
+    or too high), ``total_in_body`` False drops ``total`` from the body, ``total_path`` puts it
+    elsewhere in the body (a dotted path: ``pageInfo.totalRows`` as NocoDB, ``meta.pagination.total``
+    as Strapi), ``total_header`` also
     announces it in that response header (e.g. ``X-Total-Count``), and ``next_page_header`` names a
     header announcing the next page while more rows follow: ``Link`` as RFC 8288
     (``<url>; rel="next"``), any other name as the bare URL (e.g. ``Next-Page: <url>``).
@@ -146,6 +148,9 @@ class ServerSettings:
     ``total_header: Content-Range`` is sent as PostgREST does (``0-99/260``, ``*/0`` when empty);
     ``total_header_methods`` limits it to those methods (``("HEAD",)``: only a HEAD request
     tells the total, as with count headers that cost a query).
+
+    ``forbidden_params`` answers 403 to a ``/v1/resource`` request carrying any of these query
+    parameters (a key that may not use ``fields``, say: APIs that restrict field selection).
 
     ``etags`` (on by default) puts an ``ETag`` on the discovery answers (databases, schema,
     fields) and answers ``304 Not Modified`` to a matching ``If-None-Match``; off, the server is
@@ -186,6 +191,8 @@ class ServerSettings:
     faults: FaultSettings = field(default_factory=FaultSettings)
     total_bias: int = 0
     total_in_body: bool = True
+    total_path: str = "total"
+    forbidden_params: Tuple[str, ...] = ()
     total_header: Optional[str] = None
     next_page_header: Optional[str] = None
     next_page_relative: bool = False
@@ -207,6 +214,9 @@ class ServerSettings:
             raise ValueError(f"latency_ms must be a number of milliseconds from 0 to 600000, got {self.latency_ms!r}")
         if self.schema_format not in SCHEMA_FORMATS:
             raise ValueError(f"schema_format must be one of {SCHEMA_FORMATS}, got {self.schema_format!r}")
+        if not isinstance(self.total_path, str) or not all(part for part in self.total_path.split(".")):
+            raise ValueError(f"total_path must be a dotted path of keys, got {self.total_path!r}")
+        self.forbidden_params = tuple(str(p) for p in self.forbidden_params)
         if not isinstance(self.total_bias, int) or isinstance(self.total_bias, bool):
             raise ValueError(f"total_bias must be an integer, got {self.total_bias!r}")
         for name in ("total_header", "next_page_header"):

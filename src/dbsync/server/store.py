@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import orjson
+
 from dbsync.server.datagen import KINDS, generate_table, kind_for, table_names
 from dbsync.server.pagecache import PageCache
 from dbsync.server.problems import Problem
@@ -174,8 +176,8 @@ class Store:
                     ids, total = t.page_since_ids(since_us, offset, limit, created_since_us)
                 rows = t.project(ids, fields)
                 if self.settings.total_in_body:
-                    body = b'{"data":[%b],"total":%d,"offset":%d,"limit":%d}' % (
-                        b",".join(rows), self.announced_total(total), offset, limit)
+                    body = b'{"data":[%b],%b,"offset":%d,"limit":%d}' % (
+                        b",".join(rows), _nested(self.settings.total_path, self.announced_total(total)), offset, limit)
                 else:
                     body = b'{"data":[%b],"offset":%d,"limit":%d}' % (b",".join(rows), offset, limit)
                 self.cache.put(key, body)
@@ -211,10 +213,10 @@ class Store:
 
     def add_field(self, db_id: str, table: str, name: str, type: str, nullable: bool = True,
                   precision: Optional[int] = None, scale: Optional[int] = None, declared_type: Any = None,
-                  format: Optional[str] = None) -> Dict[str, Any]:
+                  format: Optional[str] = None, default: Any = None) -> Dict[str, Any]:
         with self._lock:
             return self.table(db_id, table).add_field(name, type, nullable, precision, scale, declared_type,
-                                                      format).to_json()
+                                                      format, default).to_json()
 
     def set_field(self, db_id: str, table: str, name: str, *, type: Optional[str] = None,
                   nullable: Optional[bool] = None, precision: Optional[int] = None,
@@ -244,3 +246,12 @@ class Store:
                     )
             return {"databases": len(self._databases), "tables": tables, "generated_tables": self.generated_tables,
                     "page_cache": self.cache.stats()}
+
+
+def _nested(path: str, value: int) -> bytes:
+    """``"a":{"b":value}`` for the dotted path ``a.b`` (a body member, without braces)."""
+    parts = path.split(".")
+    inner = b"%d" % value
+    for part in reversed(parts[1:]):
+        inner = b"{" + orjson.dumps(part) + b":" + inner + b"}"
+    return orjson.dumps(parts[0]) + b":" + inner

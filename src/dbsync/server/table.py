@@ -379,13 +379,23 @@ class Table:
         self._changed()
 
     def add_field(self, name: str, type: str, nullable: bool = True, precision: Optional[int] = None,
-                  scale: Optional[int] = None, declared_type: Any = None, format: Optional[str] = None) -> FieldSpec:
-        """Declare a new field; existing records simply lack it (clients must treat that as null)."""
+                  scale: Optional[int] = None, declared_type: Any = None, format: Optional[str] = None,
+                  default: Any = None) -> FieldSpec:
+        """Declare a new field; existing records simply lack it (clients must treat that as null),
+        or with a ``default`` they all get that value, as SQL's ``ADD COLUMN ... DEFAULT`` does:
+        without any change to their cursor (``updated_at``), so no incremental filter finds them."""
         if any(f.name == name for f in self.fields):
             raise Problem.conflict(f"field '{name}' already exists in table '{self.name}'")
         if not name or not isinstance(name, str):
             raise Problem.bad_request("field name must be a non-empty string")
         spec = _make_spec(name, type, nullable, precision, scale, declared_type, format)
+        if default is not None:
+            for record in self.records.values():
+                if not record.deleted:
+                    values = orjson.loads(record.body)
+                    values[name] = default
+                    record.body = orjson.dumps(values)
+            self._changed()
         self.fields.append(spec)
         return spec
 

@@ -242,7 +242,7 @@ class OffsetReader(Reader):
             head_total = self._head_total(request)
             page = self.get(request)
             if page.ignored:
-                return self.processor.empty(request)
+                return self.ignored(page, request, first=self._is_first(request))
             result = fetch_records_to_result(self.processor, page.doc, request, drop_first=drop_first,
                                              fill=request.fill, total_path=self.total_path)
             result = _total_from_headers(result, page.headers, self.total_path, self.total_source)
@@ -266,7 +266,7 @@ class OffsetReader(Reader):
                                     method=request.method, json=request.json, ignore=self.response_actions,
                                     parse=parse, headers=self.headers)
         if page.ignored:
-            return self.processor.empty(request)
+            return self.ignored(page, request, first=self._is_first(request))
         outcome = page.doc
         self.processor.converter.adopt_inferred(outcome.inferred)
         self.processor.converter.adopt_relaxed(outcome.relaxed)
@@ -277,6 +277,9 @@ class OffsetReader(Reader):
                             unfit_cursor=outcome.unfit_cursor, unfit_example=outcome.unfit_example,
                             cursor_first=outcome.cursor_first, cursor_sorted=outcome.cursor_sorted)
         return _total_from_headers(result, page.headers, self.total_path, self.total_source)
+
+    def _is_first(self, request: PageRequest) -> bool:
+        return request.fill is None and request.offset == self.start
 
     def _head_total(self, request: PageRequest) -> Optional[Tuple[int, str]]:
         """``total: {method: HEAD}``: before the first page, a HEAD request with the same path and
@@ -475,6 +478,12 @@ def fetch_records_to_result(processor: PageProcessor, doc: Any, request: PageReq
         result.total = None if total is None or total is _MISSING or isinstance(total, bool) else int(total)
     except (TypeError, ValueError):
         result.total = None
+    if result.total is None:  # a total where APIs put one (meta.pagination.total, pageInfo.totalRows...)
+        from dbsync.source.completeness import body_total
+
+        announced = body_total(doc)
+        if announced is not None:
+            result.total, result.total_source = announced
     result.first_key, result.last_key = first, last
     return result
 
@@ -492,7 +501,7 @@ def _total_from_headers(result: PageResult, headers: Any, total_path: Optional[s
         announced = header_total(headers)
         if announced is not None:
             result.total, result.total_source = announced
-    elif total_path:
+    elif total_path and not result.total_source:
         result.total_source = f"body '{total_path}'"
     return result
 

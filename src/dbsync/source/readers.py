@@ -291,10 +291,19 @@ class Reader:
     def fetch(self, request: PageRequest) -> PageResult:
         page = self.get(request)
         if page.ignored:
-            return self.processor.empty(request)
+            return self.ignored(page, request, first=True)
         result, _records = self.processor.process(page, request)
         result.total = self._read_total(page)
         return result
+
+    def ignored(self, page: Page, request: PageRequest, *, first: bool) -> PageResult:
+        """A response a response action ignores: an empty last page, except a 404 on the table's
+        first page, which is the table's error (:meth:`ApiClient.first_page_missing`)."""
+        if first:
+            error = self.client.first_page_missing(page, request.path, self.processor.at(request.label))
+            if error is not None:
+                raise error
+        return self.processor.empty(request)
 
     def _read_total(self, page: Page) -> Optional[int]:
         return None
@@ -361,12 +370,13 @@ class SequentialReader(Reader):
                                       hint="check the paginator settings (cursor path, next link)")
         page = self.get(request)
         if page.ignored:
-            return self.processor.empty(request)
+            return self.ignored(page, request, first=self.number == 1)
         result, records = self.processor.process(page, request)
         if self.paginator is None:
             from dbsync.http.paging import _detect_paginator
 
             self.paginator = _detect_paginator(self.client, page, records)
+            _refuse_single_page_fallback(self.paginator, where)
         try:
             self.paginator.update_state(page.response_for_paginator(), records)
             self.paginator.update_request(self.request)
@@ -394,6 +404,22 @@ class SequentialReader(Reader):
         if self.stopped or self.tally.pages == 0:
             return None
         return self.tally.verdict(self.processor.where)
+
+
+def _refuse_single_page_fallback(paginator: Any, where: Where) -> None:
+    """No paginator configured, and none detected from the first page: dlt would read that page
+    alone and call the table complete. A table of exactly one page says so itself
+    (``paginator: single_page``); any other is a config to fix, not a silent first page."""
+    from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
+
+    if type(paginator) is SinglePagePaginator:
+        from dbsync.errors import ConfigError
+
+        error = ConfigError(
+            "endpoint.paginator is not set and no paging was detected in the first page: only that page would "
+            "be read", hint="set the paginator the API documents (offset, page_number, json_link, header_link, "
+                            "cursor...), or paginator: single_page if the endpoint returns every record at once")
+        raise error.with_where(where)
 
 
 def _announced_total(paginator: Any, page: Page) -> Optional[Tuple[int, str]]:

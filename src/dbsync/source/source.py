@@ -162,13 +162,12 @@ class SyncSession:
             self._plan_count(job, reader, saved)
 
     def _plan_count(self, job: TableJob, reader: Reader, saved: Mapping[str, Any]) -> None:
-        """Ask the source for the table's count only where this run's read will not tell it: a
-        filtered read, and no key listing this run (whose keys are the count), unless an earlier
-        full read found that the API announces no total, or only an estimate."""
+        """Ask the source for the table's count only where this run's read will not tell it (a
+        filtered read), unless an earlier full read found that the API announces no total, or
+        only an estimate. A key listing counts the table too, but may be refused or come out
+        incomplete: the count is asked all the same (one request beside the listing's many)."""
         probe = self.count_readers[job.resource_name]
-        scan = self.scans.get(job.resource_name)
-        needed = (self.config.verify.counts and reader.filtered and (scan is None or scan.kind != "listing")
-                  and counts_apply(job) is None)
+        needed = self.config.verify.counts and reader.filtered and counts_apply(job) is None
         known = planned_count_problem(saved) if needed else None
         if known is not None:
             self.report.tables[job.resource_name].count_problem = known
@@ -594,6 +593,7 @@ def dbsync_source(
     catalog: Optional[Catalog] = None,
     progress: Optional[ProgressCallback] = None,
     discovery_cache: Optional[Any] = None,
+    repair: Optional[Set[str]] = None,
 ) -> DltSource:
     """A dlt source syncing every selected table of every selected database.
 
@@ -602,6 +602,8 @@ def dbsync_source(
     now (so errors such as a wrong key surface before the pipeline starts); the session is
     available as ``source.dbsync_session`` (run report, catalog). ``discovery_cache`` (a
     :class:`~dbsync.discovery.cache.DiscoveryCache`) reuses discovery answers of earlier runs.
+    ``repair``: resources to read in full, keys compared (the last run left them different from
+    the source: dbsync.reconcile).
     """
     apply_dlt_defaults()  # no telemetry also when the caller made its dlt pipeline first
     cfg = config if isinstance(config, SyncConfig) else parse_config(config)
@@ -611,13 +613,27 @@ def dbsync_source(
             catalog = discover_catalog(cfg, client, databases=databases, tables=tables, cache=discovery_cache)
         jobs = build_jobs(cfg, catalog)
         jobs = _select_plain_jobs(jobs, databases, tables)
+        repair = set(repair or ()) & {job.resource_name for job in jobs}
+        jobs = [repair_job(job, cfg) if job.resource_name in repair else job for job in jobs]
         session = SyncSession(cfg, client, catalog, jobs, progress=progress)
+        session.fresh_resources |= repair
     except BaseException:
         client.close()
         raise
     source = _dbsync([_resource(session, job) for job in jobs])
     source.dbsync_session = session  # type: ignore[attr-defined]
     return source
+
+
+def repair_job(job: TableJob, config: SyncConfig) -> TableJob:
+    """The job of a table read in full to repair it: its keys are compared with the destination's
+    after the load (``detect: full_read``), so rows the source no longer lists go too, unless
+    deletes are ignored or the table has no key to compare."""
+    from dbsync.config.model import KeyScanSettings
+
+    if job.primary_key and job.write_disposition == "merge" and config.deletes.mode != "ignore":
+        return dataclasses.replace(job, scan=KeyScanSettings(detect="full_read"))
+    return job
 
 
 def heal_source(session: SyncSession, resources: Sequence[str], *, full: bool,
@@ -627,18 +643,10 @@ def heal_source(session: SyncSession, resources: Sequence[str], *, full: bool,
     ``initial_value`` where one is set) and compares its keys, so rows the source no longer lists
     go too (unless ``deletes.mode: ignore``); otherwise a plain incremental read, without a key
     listing, catches up with rows written while the run read the table."""
-    from dbsync.config.model import KeyScanSettings
-
     config = session.config
     wanted = set(resources)
-    jobs = []
-    for job in session.jobs:
-        if job.resource_name not in wanted:
-            continue
-        scan = None
-        if full and job.primary_key and job.write_disposition == "merge" and config.deletes.mode != "ignore":
-            scan = KeyScanSettings(detect="full_read")
-        jobs.append(dataclasses.replace(job, scan=scan))
+    jobs = [repair_job(job, config) if full else dataclasses.replace(job, scan=None)
+            for job in session.jobs if job.resource_name in wanted]
     client = ApiClient(config)
     try:
         stage = SyncSession(config, client, session.catalog, jobs, progress=progress)

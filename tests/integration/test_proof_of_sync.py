@@ -1,0 +1,232 @@
+"""The proof of sync: every run compares each table with its source, heals what differs, and
+never says ok when it does not. Each test is a way a run used to end ok while the destination
+differed from the source (tried on real servers, reproduced here on the reference server), and
+every sync is compared with the server's own records by key and value."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from dbsync.cli.output import proof_line, result_dict, run_warnings, summary_footer
+from dbsync.server import ServerSettings
+from dbsync.status import sync_status
+from support import assert_destination_equals_source, assert_same_rows, field_types, is_count_request, reference_config
+
+NEW_ORDER = {"customer_name": "Nul Cursor", "email": None, "quantity": 3, "unit_price": "2.5000", "discount": None,
+             "is_paid": False, "order_date": "2026-02-01", "tags": [], "shipping": None, "big_counter": None,
+             "created_at": "2030-01-01T00:00:00Z"}
+UPDATED_AT_ONLY = {"param": "updated_since", "cursor_field": "updated_at"}
+
+
+def no_tombstones(server_factory, monkeypatch, **settings):
+    srv = server_factory(ServerSettings(seed=5, databases=1, tables_per_database=2, rows_per_table=300,
+                                        tombstones=False, **settings))
+    monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", srv.api_key)
+    return srv
+
+
+@pytest.fixture
+def server(server_factory, monkeypatch):
+    return no_tombstones(server_factory, monkeypatch)
+
+
+def null_cursor_config(server, **overrides):
+    """The cursor is ``updated_at`` alone, which stays NULL until a row is first edited."""
+    config = reference_config(server.base_url, incremental=UPDATED_AT_ONLY, **overrides)
+    config["tables"]["discover"]["cursor_field"] = None
+    return config
+
+
+def assert_orders_equal(workspace, server):
+    assert_same_rows(workspace.rows("acme__orders"), server.records("acme", "orders"),
+                     field_types(server.schema("acme"), "orders"))
+
+
+def checks(result):
+    return {name: t.check for name, t in result.report.tables.items()}
+
+
+def test_a_row_inserted_with_an_empty_cursor_is_healed_in_the_same_run(server, workspace):
+    """Case 1: once a cursor is saved, rows inserted with an empty cursor never match the filter.
+    The count (one more request) shows the row missing; the table is read again, in full."""
+    server.serve_null_cursors("acme", "orders")
+    config = null_cursor_config(server)
+    first = workspace.sync(config, tables=["orders"])
+    assert first.ok and checks(first)["acme__orders"].status == "verified"
+    server.update("acme", "orders", 3, {"quantity": 33})
+    second = workspace.sync(config, tables=["orders"])
+    assert second.ok and second.report.tables["acme__orders"].cursor_after is not None
+    assert_orders_equal(workspace, server)
+
+    server.insert("acme", "orders", [NEW_ORDER])  # updated_at NULL: the filter never matches it
+    third = workspace.sync(config, tables=["orders"])
+    assert third.ok and third.exit_code() == 0
+    check = third.report.tables["acme__orders"].check
+    assert check.status == "healed" and check.healed == "full read", check
+    assert check.before["source_rows"] == 301 and check.before["destination_rows"] == 300
+    assert (check.source_rows, check.destination_rows) == (301, 301)
+    assert third.report.tables["acme__orders"].status == "healed"
+    assert_orders_equal(workspace, server)
+    assert "1 healed" in proof_line(third)
+    assert any("healed acme.orders" in w and "missing from the destination" in w for w in run_warnings(third))
+
+    # nothing changed: proven by the count alone (row 3, edited within the 120 s a cursor saved by
+    # an unfiltered read stays behind the run's start, is merged once more)
+    fourth = workspace.sync(config, tables=["orders"])
+    assert fourth.ok and fourth.report.rows <= 1
+    assert checks(fourth)["acme__orders"].status == "verified"
+
+
+def test_keys_the_listing_finds_missing_are_loaded_in_the_same_run(server, workspace):
+    """Case 1 with deletes.detect: keys: the key listing of that very run holds the new key; the
+    destination lacks it. A catch-up read cannot find it (its cursor is empty), a full read does."""
+    server.serve_null_cursors("acme", "orders")
+    config = null_cursor_config(server, deletes={"detect": "keys", "keys": {"params": {"fields": "id"}}})
+    workspace.sync(config, tables=["orders"])
+    server.update("acme", "orders", 3, {"quantity": 33})
+    workspace.sync(config, tables=["orders"])
+    server.insert("acme", "orders", [NEW_ORDER])
+    server.delete("acme", "orders", 7)
+    result = workspace.sync(config, tables=["orders"])
+    assert result.ok
+    check = result.report.tables["acme__orders"].check
+    assert check.status == "healed" and check.healed == "full read", check
+    assert check.before["missing_keys"] == 1
+    assert result.report.tables["acme__orders"].deleted >= 1
+    assert_orders_equal(workspace, server)
+    keys_left = workspace.query('SELECT COUNT(*) FROM synced."acme__orders__keys"')[0][0]
+    assert keys_left == 0, "the keys kept for the check are cleared"
+
+
+def test_a_row_removed_from_the_destination_by_hand_is_restored_by_the_next_run(server, workspace):
+    config = reference_config(server.base_url)
+    assert workspace.sync(config).ok
+    with duckdb.connect(str(workspace.duckdb)) as con:
+        con.execute('DELETE FROM synced."acme__customers" WHERE id = 17')
+    result = workspace.sync(config)
+    assert result.ok
+    check = result.report.tables["acme__customers"].check
+    assert check.status == "healed" and check.before["destination_rows"] == 299, check
+    others = [c.status for name, c in checks(result).items() if name != "acme__customers"]
+    assert others == ["verified"], others
+    assert_destination_equals_source(workspace, server)
+
+
+def test_a_row_deleted_on_a_server_without_tombstones_is_removed_by_the_heal(server, workspace):
+    """No tombstones and no key listing: the delete used to stay in the destination for good.
+    The count shows one row too many; the full read compares keys and removes it."""
+    config = reference_config(server.base_url)
+    workspace.sync(config, tables=["customers"])
+    server.delete("acme", "customers", 5)
+    result = workspace.sync(config, tables=["customers"])
+    assert result.ok
+    check = result.report.tables["acme__customers"].check
+    assert check.status == "healed" and "holds 1 row(s) the source does not" in check.before["reason"], check
+    assert_destination_equals_source(workspace, server, tables=["customers"])
+
+
+def test_initial_value_with_empty_cursors_is_reported_partial(server, workspace):
+    """Case 2: initial_value filters the first run, and rows whose cursor is empty never match:
+    1 row of 300 loaded, labelled a full sync and ok. Now the mode says initial and the check
+    says how many rows of the source are not in the destination, and why."""
+    server.serve_null_cursors("acme", "orders")
+    server.update("acme", "orders", 9, {"quantity": 99})
+    config = null_cursor_config(server)
+    config["incremental"]["initial_value"] = "2020-01-01T00:00:00Z"
+    result = workspace.sync(config, tables=["orders"])
+    table = result.report.tables["acme__orders"]
+    assert table.rows == 1 and table.mode == "initial"
+    assert table.check.status == "partial"
+    assert (table.check.source_rows, table.check.destination_rows) == (300, 1)
+    assert "299 row(s) of the source not loaded" in table.check.reason and "initial_value" in table.check.reason
+    assert "1 partial by initial_value" in proof_line(result)
+    again = workspace.sync(config, tables=["orders"])
+    assert again.report.tables["acme__orders"].check.status == "partial", "remembered across runs"
+
+
+def test_a_run_where_every_table_failed_reports_no_rows_and_status_says_failed(server, workspace):
+    """Case 6: a run where every table failed printed rows as upserted, and `status` said ok."""
+    config = reference_config(server.base_url, retries={"attempts": 1})
+    assert workspace.sync(config).ok
+    server.update("acme", "orders", 1, {"quantity": 5})
+    server.fail_next(100, kind="status", status=500, path_prefix="/v1/resource")
+    broken = workspace.sync(config)
+    assert not broken.ok and len(broken.failed) == 2
+    assert broken.report.rows == 0 and all(t.rows == 0 for t in broken.report.tables.values())
+    assert "0 rows upserted" in summary_footer(broken)[0]
+    status = sync_status("test_pipeline", pipelines_dir=str(workspace.pipelines))
+    assert status.last_run_ok is False and status.last_run_status == "failed"
+    assert {t.resource: t.outcome for t in status.tables} == {"acme__orders": "failed", "acme__customers": "failed"}
+    server.clear_fail_next()
+    fixed = workspace.sync(config)
+    assert fixed.ok
+    status = sync_status("test_pipeline", pipelines_dir=str(workspace.pipelines))
+    assert status.last_run_ok is True and {t.proof for t in status.tables} == {"verified"}
+    assert_destination_equals_source(workspace, server)
+
+
+def test_a_refused_key_listing_is_a_run_warning_and_the_count_still_finds_the_delete(server_factory, monkeypatch,
+                                                                                      workspace):
+    """Case 7: the key listing answered 403: a table warning only, `ok`, top-level warnings
+    empty, and deletes never checked. Now the run's warnings say it, and the count (asked beside
+    the listing) finds the deleted row: healed by a full read."""
+    server = no_tombstones(server_factory, monkeypatch, forbidden_params=("fields",))
+    config = reference_config(server.base_url, deletes={"detect": "keys", "keys": {"params": {"fields": "id"}}})
+    assert workspace.sync(config, tables=["orders"]).ok  # a first run: the read itself is the scan
+    server.delete("acme", "orders", 12)
+    result = workspace.sync(config, tables=["orders"])
+    table = result.report.tables["acme__orders"]
+    assert table.scan == "incomplete" and "403" in table.scan_problem
+    doc = result_dict(result)
+    assert any("key scan is incomplete" in w for w in doc["warnings"]), doc["warnings"]
+    assert "1 incomplete (nothing deleted there)" in "\n".join(summary_footer(result))
+    assert table.check.status == "healed", table.check
+    assert doc["tables"][0]["check"]["status"] == "healed"
+    assert_destination_equals_source(workspace, server, tables=["orders"])
+
+
+def test_drift_left_unhealed_exits_13_and_the_next_run_reads_the_table_in_full(server, workspace):
+    config = reference_config(server.base_url, verify={"heal": False})
+    workspace.sync(config, tables=["orders"])
+    server.delete("acme", "orders", 4)
+    drifted = workspace.sync(config, tables=["orders"])
+    assert not drifted.ok and drifted.exit_code() == 13
+    table = drifted.report.tables["acme__orders"]
+    assert table.status == "drift" and table.check.status == "drift"
+    assert "DIFFERENT from the source" in proof_line(drifted)
+    assert result_dict(drifted)["ok"] is False
+    status = sync_status("test_pipeline", pipelines_dir=str(workspace.pipelines))
+    assert {t.resource: t.outcome for t in status.tables}["acme__orders"] == "drift"
+    again = workspace.sync(config, tables=["orders"])
+    assert again.ok and again.report.tables["acme__orders"].mode == "full"
+    assert_destination_equals_source(workspace, server, tables=["orders"])
+
+
+def test_an_api_without_totals_is_unverified_and_not_asked_again(server_factory, monkeypatch, workspace):
+    """What cannot be proven is said, and costs no request once the API is known to tell no total."""
+    server = no_tombstones(server_factory, monkeypatch, total_in_body=False)
+    config = reference_config(server.base_url)
+    config["resources"][0]["endpoint"]["paginator"]["total_path"] = None
+    first = workspace.sync(config, tables=["orders"])
+    check = first.report.tables["acme__orders"].check
+    assert first.ok and check.status == "unverified" and "announces no total" in check.reason
+    assert "1 not proven" in proof_line(first)
+    server.clear_requests()
+    second = workspace.sync(config, tables=["orders"])
+    assert second.report.tables["acme__orders"].check.status == "unverified"
+    assert not [r for r in server.requests() if r.path == "/v1/resource" and is_count_request(r)]
+    assert_destination_equals_source(workspace, server, tables=["orders"])
+
+
+def test_a_nested_total_proves_an_incremental_run(server_factory, monkeypatch, workspace):
+    """Totals real APIs nest (NocoDB's pageInfo.totalRows) are read too."""
+    server = no_tombstones(server_factory, monkeypatch, total_path="pageInfo.totalRows")
+    config = reference_config(server.base_url)
+    config["resources"][0]["endpoint"]["paginator"]["total_path"] = None
+    workspace.sync(config, tables=["orders"])
+    server.update("acme", "orders", 2, {"quantity": 22})
+    result = workspace.sync(config, tables=["orders"])
+    check = result.report.tables["acme__orders"].check
+    assert check.status == "verified" and check.source_how == "body 'pageInfo.totalRows'", check
+    assert_destination_equals_source(workspace, server, tables=["orders"])
