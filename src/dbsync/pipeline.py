@@ -314,6 +314,7 @@ def run_sync(
             stored = StoredTables(pipeline, session.jobs, source_name or source.name)
             session.fresh_resources |= tables_to_reload(pipeline, session.jobs, source_name or source.name,
                                                         previous.get("fingerprint"), stored=stored)
+            _read_new_fields_in_full(pipeline, session, source_name or source.name)
             _plan_first_loads(pipeline, session, source_name or source.name, previous.get("fingerprint"), stored)
         if source_name:
             from dbsync.partition import with_source_name
@@ -322,7 +323,7 @@ def run_sync(
         try:
             info = _run(pipeline, source, full_refresh=full_refresh)
             after_load(pipeline, session)
-            prove(pipeline, session, _stage_runner(pipeline, session, source_name, progress))
+            prove(pipeline, session, stage_runner(pipeline, session, source_name, progress))
             save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name, loaded=True,
                           tables=table_outcomes(session.report), run=run_outcome(session.report))
         finally:
@@ -338,7 +339,24 @@ def run_sync(
     )
 
 
-def _stage_runner(pipeline: Any, session: Any, source_name: Optional[str],
+def _read_new_fields_in_full(pipeline: Any, session: Any, source_name: str) -> None:
+    """Tables whose API schema declares fields their destination table lacks are read in full
+    once: the rows loaded before get the new fields' values (dbsync.reconcile.columns)."""
+    from dbsync.reconcile.columns import new_declared_fields, stored_columns
+
+    session.columns_before = stored_columns(pipeline, source_name, session.jobs)
+    for resource, fields in new_declared_fields(pipeline, source_name, session.jobs, session.columns_before).items():
+        if resource in session.fresh_resources:
+            continue
+        session.fresh_resources.add(resource)
+        report = session.report.tables[resource]
+        message = (f"{report.source}: new field(s) {', '.join(fields)} in the API's schema: read in full once, so the "
+                   "rows loaded before get their values")
+        logger.warning("%s", message)
+        report.warnings.append(message)
+
+
+def stage_runner(pipeline: Any, session: Any, source_name: Optional[str],
                   progress: Optional[ProgressCallback]) -> Any:
     """How the proof of sync reads tables again in this run: a source over those tables alone,
     run through the same pipeline and after-load steps."""

@@ -11,7 +11,8 @@ import pytest
 from dbsync.cli.output import proof_line, result_dict, run_warnings, summary_footer
 from dbsync.server import ServerSettings
 from dbsync.status import sync_status
-from support import assert_destination_equals_source, assert_same_rows, field_types, is_count_request, reference_config
+from support import (INFERRED_ORDERS, assert_destination_equals_source, assert_same_rows, field_types, is_count_request,
+                     reference_config)
 
 NEW_ORDER = {"customer_name": "Nul Cursor", "email": None, "quantity": 3, "unit_price": "2.5000", "discount": None,
              "is_paid": False, "order_date": "2026-02-01", "tags": [], "shipping": None, "big_counter": None,
@@ -230,3 +231,61 @@ def test_a_nested_total_proves_an_incremental_run(server_factory, monkeypatch, w
     check = result.report.tables["acme__orders"].check
     assert check.status == "verified" and check.source_how == "body 'pageInfo.totalRows'", check
     assert_destination_equals_source(workspace, server, tables=["orders"])
+
+
+def test_a_field_added_on_the_server_with_a_default_reaches_every_loaded_row(server, workspace):
+    """Case 3: adding a column with a default changes no row's cursor, so incremental runs left it
+    NULL in every row loaded before. Discovery names the new field: the table is read in full once."""
+    config = reference_config(server.base_url)
+    workspace.sync(config, tables=["customers"])
+    server.add_field("acme", "customers", "tier", "string", nullable=True, default="bronze")
+    result = workspace.sync(config, tables=["customers"])
+    table = result.report.tables["acme__customers"]
+    assert result.ok and table.mode == "full" and table.rows == 300
+    assert any("new field(s) tier" in w for w in table.warnings)
+    assert {r["tier"] for r in workspace.rows("acme__customers")} == {"bronze"}
+    assert_destination_equals_source(workspace, server, tables=["customers"])
+    again = workspace.sync(config, tables=["customers"])
+    assert again.report.tables["acme__customers"].mode == "incremental" and again.report.rows == 0
+
+
+def test_a_column_that_appears_in_the_data_of_an_incremental_run_is_healed(server, workspace):
+    """Case 3 without a schema: the column appears when a changed row carries it; the rows loaded
+    before would keep NULL in it. The run reads the table again in full."""
+    config = reference_config(server.base_url, tables={"list": [{"name": "customers", "primary_key": "id",
+                                                                  "cursor_field": "updated_at"}]})
+    first = workspace.sync(config, databases=["acme"])
+    assert first.ok
+    server.add_field("acme", "customers", "tier", "string", nullable=True, default="bronze")
+    server.update("acme", "customers", 8, {"tier": "gold"})
+    result = workspace.sync(config, databases=["acme"])
+    check = result.report.tables["acme__customers"].check
+    assert result.ok and check.status == "healed", check
+    assert "new column(s) tier" in check.before["reason"]
+    tiers = {r["id"]: r["tier"] for r in workspace.rows("acme__customers")}
+    assert tiers[8] == "gold" and set(tiers.values()) == {"bronze", "gold"}
+
+
+def test_a_first_page_answered_404_is_the_tables_error_even_where_404_is_ignored(server, workspace):
+    """Case 5: response_actions ignoring 404 (to end page-number paging) made a table that does not
+    exist, or whose name differs by case, `ok, 0 rows`."""
+    config = reference_config(server.base_url, tables={"list": ["orders", "Customers"]})
+    config["resources"][0]["endpoint"]["response_actions"] = [{"status_code": 404, "action": "ignore"}]
+    result = workspace.sync(config, databases=["acme"])
+    assert not result.ok and result.exit_code() == 6
+    failed = result.report.tables["acme__Customers"]
+    assert failed.status == "failed" and "404" in failed.error.one_line()
+    assert "not for the table's first page" in failed.error.one_line()
+    assert result.report.tables["acme__orders"].status == "ok"
+    assert_destination_equals_source(workspace, server, databases=["acme"], tables=["orders"], types=INFERRED_ORDERS)
+
+
+def test_a_resource_without_a_paginator_is_never_one_silent_page(server, workspace):
+    """Case 4: no paginator, none detected: dlt read the first page alone and called it complete."""
+    config = reference_config(server.base_url)
+    del config["resources"][0]["endpoint"]["paginator"]
+    result = workspace.sync(config, tables=["orders"])
+    assert not result.ok and result.exit_code() == 2
+    text = result.report.tables["acme__orders"].error.one_line()
+    assert "endpoint.paginator is not set" in text and "single_page" in text
+    assert "acme__orders" not in workspace.tables()

@@ -14,7 +14,7 @@ import yaml
 
 from dbsync.server import ServerSettings
 from postgres_plugin import pg_value
-from support import assert_destination_equals_source, assert_same_rows, field_types, reference_config
+from support import assert_destination_equals_source, assert_same_rows, field_types, is_count_request, reference_config
 
 pytestmark = pytest.mark.postgres
 
@@ -123,7 +123,10 @@ def test_incremental_merge_and_deletes(server, workspace, pg):
     server.clear_requests()
     quiet = sync_pg(workspace, pg, config, tables=["orders"])
     assert quiet.ok and quiet.report.rows == 0
-    assert len([r for r in server.requests() if r.path == "/v1/resource"]) == 2, "one request per table"
+    requests = [r for r in server.requests() if r.path == "/v1/resource"]
+    assert len([r for r in requests if not is_count_request(r)]) == 2, "one request per table"
+    assert len([r for r in requests if is_count_request(r)]) == 2, "and one for its count (the proof of sync)"
+    assert all(t.check.status == "verified" for t in quiet.report.tables.values())
     assert pg.count("_dlt_loads") == loads, "no changes: no load"
     assert_destination_equals_source(pg, server, tables=["orders"])
     server.update("acme", "orders", 10, {"quantity": 4242})

@@ -99,11 +99,12 @@ CASES = [
     # -- the records break the contract
     Case("records without the primary key", 10, ["primary key 'sku'"],
          config=lambda c, s: with_tables(c, [{"name": "orders", "primary_key": "sku"}])),
-    # -- what users expect to be kept, with a warning
-    Case("duplicate keys in a page", 0, ["repeat a primary key", "last one is kept"],
+    # the source's rows cannot all be kept: one row per key is, and the run is not ok (the proof of sync)
+    Case("duplicate keys in a page", 13, ["under a primary key another row has", "is the primary key 'quantity' right?"],
          config=lambda c, s: with_tables(c, [{"name": "orders", "primary_key": "quantity"}]),
          check=lambda ws, s: _assert_one_row_per_key(ws, "acme__orders", "quantity", s.records("acme", "orders")),
          rerun_args=["--full-refresh"]),
+    # -- what users expect to be kept, with a warning
     Case("a field whose type changes", 0, ["do not fit its type", "discount__v_text"],
          server=lambda s: s.update("acme", "orders", 5, {"discount": "ten percent"}, raw=True),
          check=lambda ws, s: _assert_value(ws, "acme__orders", 5, "discount__v_text", "ten percent"),
@@ -167,7 +168,7 @@ def test_bad_input(case: Case, make_server, workspace, secret, secret_watch):
     assert "Traceback" not in proc.stderr
     if case.exit_code:
         lines = [line for line in proc.stdout.splitlines() + proc.stderr.splitlines()
-                 if line.startswith("dbsync: error") or line.startswith("failed ")]
+                 if line.startswith(("dbsync: error", "failed ", "drift "))]
         assert lines, proc.stdout + proc.stderr
         message = lines[0]
         assert len(message) < 700
@@ -175,6 +176,8 @@ def test_bad_input(case: Case, make_server, workspace, secret, secret_watch):
             assert word.lower() in message.lower(), message
         if case.exit_code == 2:
             assert not workspace.duckdb.exists(), "a config error must not write anything"
+        elif case.exit_code == 13:  # loaded, and said to differ from the source: the case says how
+            case.check(workspace, server)
         elif workspace.duckdb.exists():
             # a run that failed a table: the tables it loaded equal the source, the failed ones are absent
             assert_destination_equals_server(workspace, server, DATABASES, missing_ok=True)

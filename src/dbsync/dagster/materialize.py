@@ -9,7 +9,9 @@ after the load. What dbsync adds on top of dagster-dlt:
   (its cursor did not move, so nothing is lost);
 * a first load that lost a race with another partition creating the same tables is run again
   at once (see :mod:`dbsync.ddl_race`);
-* tables unknown when the definitions were loaded are synced and logged, not reported.
+* tables unknown when the definitions were loaded are synced and logged, not reported;
+* the proof of sync (:mod:`dbsync.reconcile`) runs after the load: a table that still differs
+  from the source fails the step; each materialization says how its table was proven.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def materialize_partition(context: AssetExecutionContext, dlt: Any, target: Sync
         after_load,
         pipeline_lock,
         quiet_dlt_defaults,
+        stage_runner,
     )
+    from dbsync.reconcile.prove import prove
     from dbsync.source.source import dbsync_source
 
     quiet_dlt_defaults()
@@ -83,6 +87,7 @@ def materialize_partition(context: AssetExecutionContext, dlt: Any, target: Sync
                     time.sleep(random.uniform(0.1, 0.5) * attempt)
                     continue
                 after_load(pipeline, session)
+                prove(pipeline, session, stage_runner(pipeline, session, name, None))
                 break
             finally:
                 session.close()
@@ -91,6 +96,11 @@ def materialize_partition(context: AssetExecutionContext, dlt: Any, target: Sync
         first = failed[0].error.one_line() if failed[0].error else failed[0].table
         raise Failure(description=f"{len(failed)} table(s) of database '{database}' failed: {first}",
                       metadata={"failed_tables": [t.table for t in failed]})
+    drifted = session.report.drifted
+    if drifted:
+        first = f"{drifted[0].source}: {drifted[0].check.describe()}"
+        raise Failure(description=f"{len(drifted)} table(s) of database '{database}' differ from the source "
+                                  f"after the run: {first}", metadata={"drifted_tables": [t.table for t in drifted]})
     by_key = {translator.asset_key(job.table.name): session.report.tables[job.resource_name] for job in session.jobs}
     for event in events:
         report = by_key.get(event.asset_key)
@@ -105,4 +115,5 @@ def materialize_partition(context: AssetExecutionContext, dlt: Any, target: Sync
             "dbsync_deleted": MetadataValue.int(report.deleted),
             "dbsync_mode": report.mode,
             "dbsync_cursor": str(report.cursor_after if report.cursor_after is not None else report.cursor_before),
+            "dbsync_proof": report.check.status if report.check is not None else "not checked",
         })

@@ -35,7 +35,7 @@ class TableCheck:
     reason: Optional[str] = None  # why unverified, partial or drift; what healing found
     healed: Optional[str] = None  # "catch-up" or "full read": how the table was read again
     before: Optional[Dict[str, Any]] = None  # the counts that differed, before healing
-    notes: List[str] = field(default_factory=list)
+    healable: bool = True  # False: reading the table again cannot change it (the source repeats keys)
 
     @property
     def differs(self) -> bool:

@@ -52,9 +52,16 @@ def _more_expected(session: Any, job: Any, report: Any) -> Optional[str]:
     return None
 
 
-def judge(session: Any, job: Any, report: Any, destination: Optional[int]) -> TableCheck:
-    """The check of one finished table, from its report and its live rows in the destination."""
+def judge(session: Any, job: Any, report: Any, destination: Optional[int],
+          new_columns: Sequence[str] = ()) -> TableCheck:
+    """The check of one finished table, from its report and its live rows in the destination.
+    ``new_columns``: columns this run created in a table that had rows (dbsync.reconcile.columns)."""
     check = TableCheck(destination_rows=destination)
+    if new_columns and report.mode in ("incremental", "initial"):
+        check.status = DRIFT
+        check.reason = (f"new column(s) {', '.join(new_columns)}: the rows loaded before have no value in them "
+                        "(adding a column does not change a row's cursor)")
+        return check
     not_counted = counts_apply(job)
     if not_counted:
         check.reason = not_counted
@@ -79,6 +86,12 @@ def judge(session: Any, job: Any, report: Any, destination: Optional[int]) -> Ta
                              pending=report.scan_pending)
     if check.missing_keys:
         differs = f"{check.missing_keys:,} key(s) the source lists are missing from the destination"
+    elif differs and report.duplicates and destination < source.rows <= destination + report.duplicates:
+        # rows the API listed under a key another row of the same page had: one row per key is kept
+        pk = ", ".join(job.api_primary_key) or "?"
+        differs = (f"the source lists {report.duplicates:,} row(s) under a primary key another row has: the "
+                   f"destination keeps one row per key (is the primary key '{pk}' right?)")
+        check.healable = False
     if differs:
         check.status, check.reason = DRIFT, differs
     elif destination < source.rows and report.from_initial:
@@ -93,9 +106,15 @@ def judge(session: Any, job: Any, report: Any, destination: Optional[int]) -> Ta
 
 
 def _evaluate(pipeline: Any, session: Any, jobs: Sequence[Any]) -> Dict[str, TableCheck]:
+    from dbsync.reconcile.columns import new_columns_since
+
     counts = live_counts(pipeline, jobs, session.config.deletes)
+    new = new_columns_since(pipeline, jobs, getattr(session, "columns_before", {}),
+                            own={pipeline.default_schema.naming.normalize_identifier(session.config.deletes.field)}
+                            if pipeline.default_schema_name else set())
     return {job.resource_name: judge(session, job, session.report.tables[job.resource_name],
-                                     counts.get(job.resource_name)) for job in jobs}
+                                     counts.get(job.resource_name), new.get(job.resource_name, ()))
+            for job in jobs}
 
 
 def _second_look(session: Any, check: TableCheck, job: Any, report: Any) -> TableCheck:
@@ -103,7 +122,7 @@ def _second_look(session: Any, check: TableCheck, job: Any, report: Any) -> Tabl
     difference that healing would not remove."""
     from dbsync.errors import DbsyncError
 
-    if check.missing_keys or check.source_rows is None or check.destination_rows is None:
+    if check.missing_keys or check.source_rows is None or check.destination_rows is None or not check.healable:
         return check
     probe = session.count_readers.get(job.resource_name)
     if probe is None:
@@ -145,8 +164,9 @@ def prove(pipeline: Any, session: Any, rerun: Optional[Rerun] = None) -> None:
         for name, check in checks.items():
             session.report.tables[name].check = check
         drifted = [name for name, check in checks.items() if check.status == DRIFT]
-        if drifted and verify.heal and rerun is not None:
-            _heal(pipeline, session, [by_name[name] for name in drifted], rerun)
+        healable = [by_name[name] for name in drifted if checks[name].healable]
+        if healable and verify.heal and rerun is not None:
+            _heal(pipeline, session, healable, rerun)
         for name in drifted:
             check = session.report.tables[name].check
             if check.status == DRIFT:

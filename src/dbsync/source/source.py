@@ -84,6 +84,8 @@ class SyncSession:
         # resources whose table is not in the destination yet: appended, not merged, while no
         # key comes twice (dbsync.source.first_load; set by run_sync)
         self.first_loads: Dict[str, Any] = {}
+        # each destination table's columns before this run (dbsync.reconcile.columns; set by run_sync)
+        self.columns_before: Dict[str, Set[str]] = {}
         # deletes found by listing keys: the scan of each table that scans this run, and the
         # listing readers (deletes.detect: keys), see dbsync.source.key_scan
         self.scans: Dict[str, key_scan.ScanRun] = {}
