@@ -24,6 +24,7 @@ from dbsync.dlt_defaults import apply_dlt_defaults
 from dbsync.errors import ConfigError, DbsyncError, DriftError, PipelineBusyError
 from dbsync.http.client import RequestStats
 from dbsync.source.report import RunReport, TableReport
+from dbsync.reconcile.gone import find_gone, handle_gone
 from dbsync.reconcile.prove import prove
 from dbsync.recovery import repair_pipeline
 from dbsync.runtime import tuned_runtime
@@ -324,6 +325,9 @@ def run_sync(
             info = _run(pipeline, source, full_refresh=full_refresh)
             after_load(pipeline, session)
             prove(pipeline, session, stage_runner(pipeline, session, source_name, progress))
+            session.report.gone = find_gone(cfg, session.catalog, session.jobs, previous.get("tables") or {},
+                                            databases, tables)
+            handle_gone(pipeline, cfg, session.report.gone)
             save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name, loaded=True,
                           tables=table_outcomes(session.report), run=run_outcome(session.report))
         finally:
@@ -385,9 +389,15 @@ def stage_runner(pipeline: Any, session: Any, source_name: Optional[str],
 def table_outcomes(report: RunReport) -> Dict[str, Dict[str, Any]]:
     """Each table's outcome, kept with the run info for ``dbsync status`` and the next run."""
     out: Dict[str, Dict[str, Any]] = {}
+    for gone in report.gone:
+        out[gone.resource_name] = {"status": "gone", "check": None, "detail": gone.describe(),
+                                   "action": gone.action, "database": gone.database, "table": gone.table,
+                                   "table_name": gone.table_name,
+                                   "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     for name, table in report.tables.items():
         check = table.check
         out[name] = {"status": table.status, "check": check.status if check is not None else None,
+                     "database": table.database, "table": table.table, "table_name": table.table_name,
                      "detail": (table.error.one_line() if table.error is not None
                                 else check.describe() if check is not None else None),
                      "source_rows": check.source_rows if check is not None else None,

@@ -289,3 +289,37 @@ def test_a_resource_without_a_paginator_is_never_one_silent_page(server, workspa
     text = result.report.tables["acme__orders"].error.one_line()
     assert "endpoint.paginator is not set" in text and "single_page" in text
     assert "acme__orders" not in workspace.tables()
+
+
+def test_tables_removed_on_the_server_are_reported_and_dropped_when_asked(server_factory, monkeypatch, workspace):
+    """Case 8: a table (or database) deleted on the server kept its rows in the destination, and
+    neither the run nor `status` said so."""
+    server = server_factory(ServerSettings(seed=8, databases=2, tables_per_database=2, rows_per_table=50))
+    monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", server.api_key)
+    config = reference_config(server.base_url)
+    assert workspace.sync(config).ok
+    server.drop_table("acme", "customers")
+    kept = workspace.sync(config)
+    assert kept.ok
+    assert [(g.source, g.rows, g.action) for g in kept.report.gone] == [("acme.customers", 50, "keep")]
+    assert any("acme.customers is no longer in the source: its 50 rows stay in acme__customers" in w
+               for w in run_warnings(kept))
+    assert result_dict(kept)["gone"] == [{"database": "acme", "table": "customers",
+                                         "destination_table": "acme__customers", "rows": 50, "action": "keep"}]
+    status = sync_status("test_pipeline", pipelines_dir=str(workspace.pipelines))
+    assert {t.resource: t.outcome for t in status.tables}["acme__customers"] == "gone"
+    assert "acme__customers" in workspace.tables()
+
+    # a run of other tables (-t) or databases (-d) does not call them gone
+    assert workspace.sync(config, tables=["orders"]).report.gone == []
+    assert workspace.sync(config, databases=["globex"]).report.gone == []
+
+    server.drop_database("globex")
+    config["tables"]["gone"] = "drop"
+    dropped = workspace.sync(config)
+    assert dropped.ok
+    assert sorted((g.source, g.action) for g in dropped.report.gone) == [
+        ("acme.customers", "drop"), ("globex.customers", "drop"), ("globex.orders", "drop")]
+    assert workspace.tables() == ["acme__orders"]
+    assert workspace.sync(config).report.gone == [], "dropped tables are not reported again"
+    assert_destination_equals_source(workspace, server, databases=["acme"], tables=["orders"])

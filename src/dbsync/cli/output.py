@@ -60,6 +60,8 @@ def summary_footer(result: SyncResult) -> List[str]:
             lines.append(f"[yellow]warning[/yellow] {escape(warning)}")
     for failed in rep.failed:
         lines.append(f"[red]failed[/red] {escape(failed.error.one_line() if failed.error else failed.table)}")
+    for gone in rep.gone:
+        lines.append(f"[yellow]gone[/yellow] {escape(gone.describe())}")
     for line in proof_details(result):
         lines.append(escape(line).replace("drift ", "[red]drift[/red] ", 1).replace("healed ", "[yellow]healed[/yellow] ", 1))
     lines.extend(f"[yellow]warning[/yellow] {escape(w)}" for w in cursor_warnings(result))  # [a, b]: not markup
@@ -167,6 +169,7 @@ def result_dict(result: SyncResult) -> Dict[str, Any]:
         "requests": stats.requests, "bytes_received": stats.bytes_received,
         "retries": {"total": stats.total_retries, "by_reason": dict(sorted(stats.retries.items()))},
         "load_ids": list(result.load_ids), "tables": tables, "warnings": run_warnings(result),
+        "gone": [gone.as_dict() for gone in result.report.gone],
     }
 
 
@@ -179,6 +182,7 @@ def run_warnings(result: SyncResult) -> List[str]:
         for warning in rep.warnings:
             out.append(warning if rep.source in warning or rep.table in warning else f"{rep.source}: {warning}")
     out.extend(proof_details(result))
+    out.extend(gone.describe() for gone in result.report.gone)
     out.extend(cursor_warnings(result))
     return out
 

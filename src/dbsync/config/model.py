@@ -127,6 +127,7 @@ class TablesConfig:
     discover: Optional[SchemaEndpoint] = None
     include: Tuple[str, ...] = ("*",)
     exclude: Tuple[str, ...] = ()
+    gone: str = "keep"  # tables no longer in the source: keep | mark | drop (dbsync.reconcile.gone)
 
 
 CURSOR_PLACEHOLDERS = ("cursor", "cursor_field")  # and cursor_field[N], the N-th field (from 0)

@@ -105,6 +105,9 @@ def parse_config(
     if deletes.mode == "mark" and (history or any(s.history for s in (tables.listed if tables and tables.listed else ()))):
         raise ctx.error("history", "cannot be combined with deletes.mode: mark (a history table closes the "
                                    "version of a deleted row instead); use deletes.mode: delete")
+    if tables is not None and tables.gone == "mark" and deletes.mode != "mark":
+        raise ctx.error("tables.gone", "mark flags the rows of a table gone from the source in the deleted column "
+                        "of deletes.mode: mark", hint="set deletes.mode: mark, or use keep or drop")
     if deletes.mode == "ignore":
         for i, spec in enumerate(tables.listed if tables and tables.listed else ()):
             if spec.deletes is not None and spec.deletes.scans:

@@ -72,7 +72,10 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
     if isinstance(value, list):
         value = {"list": value}
     section = _mapping(ctx, "tables", value)
-    _check_keys(ctx, "tables", section, ("list", "discover", "include", "exclude"))
+    _check_keys(ctx, "tables", section, ("list", "discover", "include", "exclude", "gone"))
+    gone = section.get("gone", "keep")
+    if gone not in ("keep", "mark", "drop"):
+        raise ctx.error("tables.gone", f"must be keep, mark or drop, got {gone!r}")
     listed = section.get("list")
     discover = section.get("discover")
     if listed is None and discover is None:
@@ -128,6 +131,7 @@ def _parse_tables(ctx: _Ctx, value: Any) -> Optional[TablesConfig]:
         discover=schema_ep,
         include=_str_list(ctx, "tables.include", section.get("include", ["*"])),
         exclude=_str_list(ctx, "tables.exclude", section.get("exclude", [])),
+        gone=gone,
     )
 
 

@@ -88,6 +88,8 @@ class AdminHandlers:
             ("POST", r"/admin/databases", self.post_database),
             ("GET", db + r"/schema", self.get_schema),
             ("POST", db + r"/tables", self.post_table),
+            ("DELETE", table, self.delete_table),
+            ("DELETE", db, self.delete_database),
             ("GET", table + r"/records", self.get_records),
             ("POST", table + r"/records", self.post_records),
             ("PATCH", table + r"/records/(?P<id>[^/]+)", self.patch_record),
@@ -217,6 +219,12 @@ class AdminHandlers:
         spec = _body_object(body)
         return orjson.dumps(self.state.store.create_table(
             params["db"], spec.get("name"), spec.get("kind", "orders"), spec.get("rows", 0)))
+
+    def delete_table(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
+        return orjson.dumps(self.state.store.drop_table(params["db"], params["table"]))
+
+    def delete_database(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
+        return orjson.dumps(self.state.store.drop_database(params["db"]))
 
     def get_records(self, params: Dict[str, str], query: Mapping[str, str], body: Any) -> bytes:
         return self.state.store.records_body(params["db"], params["table"], _flag(query, "include_deleted"))

@@ -236,6 +236,14 @@ class ReferenceServer:
         return self._admin("POST", f"/admin/databases/{quote(db, safe='')}/tables",
                            {"name": table, "kind": kind, "rows": rows})
 
+    def drop_table(self, db: str, table: str) -> Dict[str, Any]:
+        """Remove a table: the schema stops listing it and its records are gone."""
+        return self._admin("DELETE", self._table_path(db, table))
+
+    def drop_database(self, db: str) -> Dict[str, Any]:
+        """Remove a database with its tables: the database list stops listing it."""
+        return self._admin("DELETE", f"/admin/databases/{quote(db, safe='')}")
+
     def create_database(self, db: str, name: Optional[str] = None) -> Dict[str, Any]:
         """Add a database with the standard tables (not in any limited key's grant)."""
         return self._admin("POST", "/admin/databases", {"id": db, "name": name})

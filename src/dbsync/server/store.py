@@ -140,6 +140,22 @@ class Store:
             db.slots[table] = _Slot(kind, rows)
             return self.table(db_id, table).schema()
 
+    def drop_table(self, db_id: str, table: str) -> Dict[str, Any]:
+        """Remove a table and its records (the API stops listing it)."""
+        with self._lock:
+            db = self._database(db_id)
+            if table not in db.slots:
+                raise Problem.not_found(f"table '{table}' not found in database '{db_id}'")
+            del db.slots[table]
+            return {"database": db_id, "table": table, "dropped": True}
+
+    def drop_database(self, db_id: str) -> Dict[str, Any]:
+        """Remove a database and all its tables (the database list stops listing it)."""
+        with self._lock:
+            self._database(db_id)
+            del self._databases[db_id]
+            return {"id": db_id, "dropped": True}
+
     def create_database(self, db_id: str, name: Optional[str] = None) -> Dict[str, Any]:
         """Add a database with the standard tables (a new tenant appearing mid-run)."""
         if not isinstance(db_id, str) or not db_id:

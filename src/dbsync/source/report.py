@@ -81,6 +81,7 @@ class TableReport:
 class RunReport:
     tables: Dict[str, TableReport] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    gone: List[Any] = field(default_factory=list)  # dbsync.reconcile.gone.GoneTable: tables no longer in the source
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, report: TableReport) -> TableReport:
