@@ -323,3 +323,32 @@ def test_tables_removed_on_the_server_are_reported_and_dropped_when_asked(server
     assert workspace.tables() == ["acme__orders"]
     assert workspace.sync(config).report.gone == [], "dropped tables are not reported again"
     assert_destination_equals_source(workspace, server, databases=["acme"], tables=["orders"])
+
+
+def test_values_in_another_shape_are_counted_exactly_and_numeric_strings_load_as_numbers(server, workspace):
+    """Case 9: a declared big-integer type whose values arrive as JSON strings made a BIGINT column
+    NULL in every row (values in __v_text), and the warning counted one page. A field the API
+    declares but sends only when asked became an all-NULL column without a word."""
+    server.add_field("acme", "orders", "ext_id", "string", declared_type="bigInteger")
+    server.add_field("acme", "orders", "code", "string", declared_type="integer")
+    server.add_field("acme", "orders", "related", "json")  # declared, never sent
+    rows = [dict(NEW_ORDER, ext_id=str(9_000_000_000_000 + i), code="n/a" if i % 3 else str(i)) for i in range(600)]
+    server.insert("acme", "orders", rows)
+    config = reference_config(server.base_url)
+    config["resources"][0]["endpoint"]["paginator"]["limit"] = 100
+    result = workspace.sync(config, tables=["orders"])
+    assert result.ok
+    columns = workspace.columns("acme__orders")
+    assert columns["ext_id"][0] == "BIGINT"
+    stored = {r["id"]: r for r in workspace.rows("acme__orders")}
+    assert [stored[301 + i]["ext_id"] for i in (0, 1, 599)] == [9_000_000_000_000, 9_000_000_000_001,
+                                                                  9_000_000_000_599]
+    assert stored[301]["code"] == 0 and stored[302]["code"] is None and stored[302]["code__v_text"] == "n/a"
+    warnings = result.report.tables["acme__orders"].warnings
+    assert "acme.orders: 400 value(s) of field 'code' do not fit its type bigint; kept as text in column " \
+           "'code__v_text'" in warnings, warnings
+    assert [w for w in warnings if "declares field(s)" in w] == [
+        "acme.orders: the API declares field(s) related but none of the 900 rows read had a value in them; if the "
+        "API sends them only when asked (relations, expansions), add the parameter that includes them to the "
+        "endpoint's params"]
+    assert any("400 value(s) of field 'code'" in w for w in run_warnings(result))

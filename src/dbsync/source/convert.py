@@ -221,6 +221,12 @@ class TableConverter:
             fields.append(pa.field(self.database_column, pa.string(), nullable=False))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
+    def column_types(self) -> Dict[str, Optional[str]]:
+        """field -> its dlt type (declared, or inferred so far)."""
+        with self._lock:
+            inferred = {name: plan.dlt_type for name, plan in self._inferred.items()}
+        return {**inferred, **{name: plan.dlt_type for name, plan in self.plans.items()}}
+
     def _at(self, page: str) -> Where:
         return Where(self.where.database, self.where.table, page, self.where.path)
 
@@ -295,16 +301,16 @@ class TableConverter:
                 bad.append(None)
                 continue
             try:
-                _fast_array(plan, [v])
-                good.append(v)
+                fitted = _fast_array(plan, [v])
+                # a number sent as text joins the others as the number it is
+                good.append(fitted[0].as_py() if isinstance(v, str) and plan.dlt_type in ("bigint", "double") else v)
                 bad.append(None)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
                 good.append(None)
                 bad.append(v if isinstance(v, str) else _as_json_text(v))
-        count = sum(b is not None for b in bad)
-        if self._first_time(f"variant:{plan.name}"):
-            logger.warning("%s: %d value(s) of field '%s' do not fit its type %s; kept as text in column '%s'",
-                           self._at(page).describe(), count, plan.name, plan.dlt_type, plan.name + VARIANT_SUFFIX)
+        if self._first_time(f"variant:{plan.name}"):  # the run's count: dbsync.source.value_tally
+            logger.warning("%s: value(s) of field '%s' do not fit its type %s; kept as text in column '%s'",
+                           self._at(page).describe(), plan.name, plan.dlt_type, plan.name + VARIANT_SUFFIX)
         relaxed = ColumnPlan(plan.name, plan.dlt_type, plan.arrow_type, None, plan.precision, plan.scale)
         return _fast_array(relaxed, good), pa.array(bad, pa.string())
 
@@ -412,6 +418,10 @@ def _fast_array(plan: ColumnPlan, values: List[Any]) -> pa.Array:
             return inferred
         if pa.types.is_null(inferred.type):
             return pa.nulls(len(values), t)
+        if dlt_type in ("bigint", "double") and pa.types.is_string(inferred.type):
+            # numbers sent as JSON strings (64-bit ids, big-integer types): Arrow's own parser,
+            # which refuses anything but a plain number ("12abc", "1e3" for bigint)
+            return inferred.cast(t)
         if dlt_type == "double" and pa.types.is_integer(inferred.type):
             return inferred.cast(t)
         if dlt_type == "bigint" and pa.types.is_floating(inferred.type):

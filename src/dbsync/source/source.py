@@ -32,6 +32,7 @@ from dbsync.discovery.catalog import Catalog
 from dbsync.discovery.discover import discover_catalog
 from dbsync.discovery.types import resolve_type_map
 from dbsync.source.unwrap import rules_for_table
+from dbsync.source.value_tally import ValueTally
 from dbsync.errors import DataError, DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
@@ -261,12 +262,14 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
         session.scheduler.start()  # cursors loaded, scans planned
         scan = session.scans.get(job.resource_name)  # this run's scan for deletes, if any
         record_keys = key_scan.RecordKeys(session, job, scan) if scan is not None and scan.kind == "records" else None
+        values = ValueTally([f.name for f in job.table.fields] if job.table.fields else None)
         try:
             while True:
                 result = session.scheduler.next_page(reader)
                 if result is None:
                     break
                 _count(report, result)
+                values.add(result.table)
                 if record_keys is not None:
                     yield from record_keys.add(result)
                 relaxed = converter.take_relaxed()
@@ -308,6 +311,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
             warning = reader.check_complete()  # raises when rows the API announced are missing
             if warning:
                 report.warnings.append(warning)
+            report.warnings.extend(values.warnings(job.label, converter.column_types(), whole_table=not reader.filtered))
             read_source_count(session.scheduler, session.count_readers[job.resource_name], reader, report)
             if record_keys is not None:
                 yield from record_keys.finish(reader, warning)
