@@ -285,6 +285,7 @@ def run_sync(
     progress: Optional[ProgressCallback] = None,
     source_name: Optional[str] = None,
     catalog: Optional[Any] = None,
+    repair: Optional[Sequence[str]] = None,
 ) -> SyncResult:
     """Sync the selected databases and tables into the destination and report what happened.
 
@@ -294,6 +295,8 @@ def run_sync(
     ``source_name`` names the dlt source, i.e. its schema and its state section: pipelines that
     share one dataset need distinct ones (see :mod:`dbsync.partition`). ``catalog`` skips
     discovery (a caller that already discovered the databases passes its part).
+    ``repair``: resources to read in full with their keys compared (``dbsync verify
+    --repair``); tables the last run left different from the source are repaired anyway.
     """
     quiet_dlt_defaults()
     cfg = config if isinstance(config, SyncConfig) else parse_config(config)
@@ -309,7 +312,7 @@ def run_sync(
         source = dbsync_source(cfg, databases=databases, tables=tables, progress=progress, catalog=catalog,
                                discovery_cache=None if catalog is not None else
                                DiscoveryCache.for_pipeline(cfg, pdir, name, reuse=not full_refresh),
-                               repair=None if full_refresh else drifted_last_run(previous))
+                               repair=None if full_refresh else drifted_last_run(previous) | set(repair or ()))
         session = source.dbsync_session
         if not full_refresh:
             stored = StoredTables(pipeline, session.jobs, source_name or source.name)

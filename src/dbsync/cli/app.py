@@ -29,7 +29,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-COMMAND_MODULES = ["run", "check", "discover", "status", "serve", "demo"]
+COMMAND_MODULES = ["run", "check", "discover", "status", "verify", "serve", "demo"]
 
 try:
     for _name in COMMAND_MODULES:
