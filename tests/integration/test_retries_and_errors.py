@@ -127,10 +127,18 @@ def test_unknown_records_path_is_a_clear_404(server, workspace):
     assert not workspace.duckdb.exists() or workspace.tables() == [], "every table failed: nothing is written"
 
 
-def test_response_actions_ignore_turns_a_status_into_an_empty_table(server, workspace):
+def test_response_actions_ignore_a_404_only_past_the_first_page_unless_its_body_matches(server, workspace):
+    """An action ignoring 404 by status ends page-number paging past the last page; on a table's
+    first page the table is not there (a wrong path, a name of another case): the table's error.
+    An action that also matches the body says the user knows that answer: an empty table."""
     config = config_for(server)
     config["resources"][0]["endpoint"]["path"] = "/v1/nope"
     config["resources"][0]["endpoint"]["response_actions"] = [{"status_code": 404, "action": "ignore"}]
+    result = workspace.sync(config)
+    assert not result.ok and result.exit_code() == 6
+    assert "not for the table's first page" in result.failed[0].error.one_line()
+    config["resources"][0]["endpoint"]["response_actions"] = [{"status_code": 404, "content": "not_found",
+                                                               "action": "ignore"}]
     result = workspace.sync(config)
     assert result.ok and result.report.rows == 0
     assert not workspace.duckdb.exists() or workspace.tables() == [], "an ignored status loads nothing"

@@ -17,7 +17,8 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 
 from dbsync.config import parse_config
-from realserver_helpers import example_config, load_example_module, run_cli
+from realserver_helpers import (assert_verify_finds_a_row_removed_by_hand, example_config, load_example_module,
+                               run_cli)
 from realserver_procs import EXAMPLES, ServerProcess, free_port, python_module, require_modules
 
 TABLES = {"shop": ["orders", "products"], "crm": ["customers", "events"]}
@@ -286,3 +287,9 @@ def test_wrong_token_is_a_one_line_auth_error(datasette, env, tmp_path):
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "refused the credentials" in lines[0] and "403 Forbidden" in lines[0] and "/-/databases.json" in lines[0]
     assert "not-the-token" not in proc.stderr + proc.stdout
+
+
+def test_verify_finds_a_row_removed_by_hand_and_the_next_run_restores_it(datasette, env, tmp_path):
+    """The proof of sync from the outside: `dbsync verify` with the example's own config."""
+    assert_verify_finds_a_row_removed_by_hand("datasette", tmp_path / "verify", env,
+                                              "datasette", "shop__orders", "id", "updated_at")

@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from dbsync.config import parse_config
-from realserver_helpers import example_config, load_example_module, run_cli
+from realserver_helpers import (assert_verify_finds_a_row_removed_by_hand, example_config, load_example_module,
+                               run_cli)
 from realserver_procs import EXAMPLES, ServerProcess, free_port, require_modules
 
 USER, PASSWORD = "dbsync", "a-long-test-password-1"
@@ -159,8 +160,14 @@ def test_full_sync_of_every_bucket_and_collection(kinto, env, workspace, recorde
     assert sent and all(r.headers.get("Authorization", "").startswith("Basic ") for r in sent)
     assert not any(PASSWORD in r.url for r in sent)
     # Next-Page paging: 100 + 100 + 50, pages 2 and 3 by Kinto's token, _limit and _sort carried along
-    pages = recorder.to("/v1/buckets/shop/collections/products/records")
+    sent_to = recorder.to("/v1/buckets/shop/collections/products/records")
+    pages = [r for r in sent_to if r.method == "GET"]
     assert len(pages) == 3 and pages[0].param("_token") is None
+    # the proof of sync's count (verify.count in the example): one HEAD, unfiltered, Total-Records read
+    counts = [r for r in sent_to if r.method == "HEAD"]
+    assert len(counts) == 1 and counts[0].param("min_last_modified") is None and counts[0].param("_limit") == "1"
+    assert all(t.check.status == "verified" and t.check.source_how == "header Total-Records"
+               for t in result.report.tables.values())
     assert all(p.param("_token") for p in pages[1:])
     assert all(p.param("_limit") == "100" and p.param("_sort") == "last_modified" for p in pages)
     assert all(p.param("min_last_modified") is None for p in pages)  # a first run: no filter
@@ -231,7 +238,7 @@ def test_incremental_sync_after_changes(kinto, env, workspace, recorder):
     assert (by_table["shop__products"].rows, by_table["crm__customers"].rows) == (1, 1)
     assert (by_table["crm__customers"].deleted, by_table["shop__orders"].deleted) == (1, 1)
     assert (by_table["shop__orders"].rows, by_table["crm__notes"].rows) == (0, 0)
-    sent = recorder.to("/v1/buckets/shop/collections/products/records")
+    sent = [r for r in recorder.to("/v1/buckets/shop/collections/products/records") if r.method == "GET"]
     assert len(sent) == 1 and sent[0].param("min_last_modified") == str(cursors["shop__products"])
     assert sent[0].param("_since") is None
     for table in TABLES:  # the tombstones removed the deleted rows: equal to Kinto again
@@ -248,9 +255,12 @@ def test_incremental_sync_after_changes(kinto, env, workspace, recorder):
     third = workspace.sync(cfg, dataset="kinto")
     assert third.ok and third.report.rows == 0 and sum(t.deleted for t in third.report.tables.values()) == 0
     sent = recorder.at(kinto.process.base_url)
-    records = [r for r in sent if r.path.endswith("/records")]
+    records = [r for r in sent if r.path.endswith("/records") and r.method == "GET"]
     assert sorted(r.path for r in records) == sorted(f"/v1/buckets/{b}/collections/{c}/records"
                                                      for b, c in map(split, TABLES))
+    counts = [r for r in sent if r.path.endswith("/records") and r.method == "HEAD"]  # and each one's count
+    assert sorted(r.path for r in counts) == sorted(r.path for r in records)
+    assert all(t.check.status == "verified" for t in third.report.tables.values())
     discovery = [r for r in sent if not r.path.endswith("/records")]
     assert sorted(r.path for r in discovery) == ["/v1/buckets", "/v1/buckets/crm/collections",
                                                  "/v1/buckets/shop/collections"]
@@ -277,3 +287,9 @@ def test_wrong_password_is_a_one_line_credentials_error(kinto, env, tmp_path):
                    env={"SOURCES__DBSYNC__PASSWORD": None}, cwd=tmp_path)
     # no password at all is caught before any request: a configuration error naming the variable
     assert proc.returncode == 2 and "SOURCES__DBSYNC__PASSWORD" in proc.stderr, proc.stderr
+
+
+def test_verify_finds_a_row_removed_by_hand_and_the_next_run_restores_it(kinto, env, tmp_path):
+    """The proof of sync from the outside: `dbsync verify` with the example's own config."""
+    assert_verify_finds_a_row_removed_by_hand("kinto", tmp_path / "verify", env,
+                                              "kinto", "shop__orders", "id", "last_modified")

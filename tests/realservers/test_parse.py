@@ -23,7 +23,8 @@ import requests
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from dbsync.config import parse_config
-from realserver_helpers import example_config, load_example_module, run_cli
+from realserver_helpers import (assert_verify_finds_a_row_removed_by_hand, example_config, load_example_module,
+                               run_cli)
 from realserver_procs import EXAMPLES, ServerProcess, free_port, unavailable
 
 APP_ID = example_config("parse")["client"]["headers"]["X-Parse-Application-Id"]
@@ -368,3 +369,9 @@ def test_a_server_that_caps_its_pages_deletes_nothing(postgres_server, tmp_path,
         assert_class_equals_parse(workspace, capped, "Product")
     finally:
         process.stop()
+
+
+def test_verify_finds_a_row_removed_by_hand_and_the_next_run_restores_it(parse, env, tmp_path):
+    """The proof of sync from the outside: `dbsync verify` with the example's own config."""
+    assert_verify_finds_a_row_removed_by_hand("parse", tmp_path / "verify", env,
+                                              "parse", "order", "object_id", "updated_at")

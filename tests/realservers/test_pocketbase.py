@@ -15,7 +15,8 @@ import requests
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from dbsync.config import parse_config
-from realserver_helpers import example_config, load_example_module, run_cli
+from realserver_helpers import (assert_verify_finds_a_row_removed_by_hand, example_config, load_example_module,
+                               run_cli)
 from realserver_procs import EXAMPLES, ServerProcess, free_port, packaged_binary, run_quiet
 
 EMAIL, PASSWORD = "dbsync-tests@example.com", "a-long-test-password-1"
@@ -207,8 +208,13 @@ def test_incremental_sync_after_changes(pocketbase, env, workspace, recorder):
     by_table = {t.resource_name: t for t in second.report.tables.values()}
     assert (by_table["products"].rows, by_table["customers"].rows, by_table["users"].rows) == (1, 1, 0)
     assert all(t.mode == "incremental" and t.pages == 1 for t in by_table.values())
-    sent = [r for r in recorder.to("/api/collections/products/records") if r.param("fields") is None]
-    assert len(sent) == 1 and sent[0].param("filter") == f"updated >= '{cursor}'"  # and the key listing
+    records = [r for r in recorder.to("/api/collections/products/records") if r.param("fields") is None]
+    sent = [r for r in records if r.param("perPage") != "1"]  # and the key listing
+    assert len(sent) == 1 and sent[0].param("filter") == f"updated >= '{cursor}'"
+    # and the proof of sync's count: the first page unfiltered, one record, totalItems read
+    counted = [r for r in records if r.param("perPage") == "1"]
+    assert len(counted) == 1 and counted[0].param("filter") is None and counted[0].param("page") == "1"
+    assert all((t.check.status, t.check.source_how) == ("verified", "key listing") for t in by_table.values())
     products = {r["id"]: r for r in workspace.rows("products", dataset="pocketbase")}
     assert products[changed["id"]]["price"] == 99.75 and products[changed["id"]]["released"] is None
     customers = {r["id"]: r for r in workspace.rows("customers", dataset="pocketbase")}
@@ -370,3 +376,9 @@ def test_a_delete_and_an_insert_during_a_page_number_listing_delete_no_live_row(
     dest = {r["id"] for r in workspace.rows("products", dataset="pocketbase")}
     assert victim not in dest and held_before <= dest
     assert_collection_equals_api(workspace, pocketbase, "products")
+
+
+def test_verify_finds_a_row_removed_by_hand_and_the_next_run_restores_it(pocketbase, env, tmp_path):
+    """The proof of sync from the outside: `dbsync verify` with the example's own config."""
+    assert_verify_finds_a_row_removed_by_hand("pocketbase", tmp_path / "verify", env,
+                                              "pocketbase", "products", "id", "updated")

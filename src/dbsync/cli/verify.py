@@ -101,8 +101,7 @@ def _print(result: VerifyResult, title: str = "Verify") -> None:
     for t in result.tables:
         for difference in t.differences:
             console.print(f"[red]differs[/red] {escape(t.source)}: {escape(difference)}" if t.status == "differs"
-                          else f"[yellow]behind[/yellow] {escape(t.source)}: {escape(difference)} (the source changed "
-                               f"{t.changed_since:,} row(s) since the last run: `dbsync run` brings them)")
+                          else f"[yellow]behind[/yellow] {escape(t.source)}: {escape(difference)} ({_behind(t)})")
         for label, examples in t.examples.items():
             console.print(f"  {label} keys, e.g.: {escape(', '.join(str(e) for e in examples))}")
         for example in t.value_examples:
@@ -118,6 +117,16 @@ def _print(result: VerifyResult, title: str = "Verify") -> None:
     console.print(f"{len(result.tables)} tables: {', '.join(counts) or 'nothing checked'}; "
                   f"{human_count(result.requests)} requests in {result.seconds:.1f}s"
                   + (f"; counts and keys from: {', '.join(sorted(how))}" if how else ""))
+
+
+def _behind(t: object) -> str:
+    """Why a table that differs is only behind: changes since the last run, deletes on their way."""
+    parts = []
+    if getattr(t, "changed_since", None):
+        parts.append(f"{t.changed_since:,} row(s) changed in the source since the last run")  # type: ignore[attr-defined]
+    if getattr(t, "pending_deletes", 0):
+        parts.append(f"{t.pending_deletes:,} delete(s) wait for the next key scan to confirm them")  # type: ignore[attr-defined]
+    return "; ".join(parts) + ": `dbsync run` brings them"
 
 
 def register(app: typer.Typer) -> None:

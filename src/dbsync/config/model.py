@@ -239,9 +239,23 @@ class DiscoverySettings:
 
 
 @dataclass(frozen=True)
+class CountRequest:
+    """How to ask the source for a table's count (``verify.count``), where its records' pages do
+    not say: the records request unfiltered (or another ``path``), with ``params`` added, sent as
+    ``method`` (HEAD: Kinto's Total-Records), the total read from ``header`` or ``total_path``."""
+
+    path: Optional[str] = None  # None: the table's records endpoint; {database}/{table} are filled in
+    params: Mapping[str, Any] = field(default_factory=dict)
+    method: str = "GET"  # GET or HEAD
+    header: Optional[str] = None  # a response header holding the total (a count or a range .../total)
+    total_path: Optional[str] = None  # a dotted path (or JSONPath) in the body holding the total
+
+
+@dataclass(frozen=True)
 class VerifySettings:
     """The proof of sync after every load (see :mod:`dbsync.reconcile`)."""
 
+    count: Optional[CountRequest] = None  # None: the records request, unfiltered, one row, its known totals
     counts: bool = True  # compare the source's count of each table with the destination's
     heal: bool = True  # read a table again in this run (a catch-up, then in full) when they differ
     sample: int = 0  # rows per table re-read from random pages and compared value by value

@@ -18,6 +18,7 @@ from dbsync.config.model import (
     IncrementalSettings,
     KeyScanSettings,
     PerformanceSettings,
+    CountRequest,
     PipelineSettings,
     RetrySettings,
     VerifySettings,
@@ -190,15 +191,40 @@ def _parse_verify(ctx: _Ctx, value: Any) -> VerifySettings:
     if value is False:
         return VerifySettings(counts=False, heal=False)
     section = _mapping(ctx, "verify", value)
-    _check_keys(ctx, "verify", section, ("counts", "heal", "sample"))
+    _check_keys(ctx, "verify", section, ("counts", "heal", "sample", "count"))
     d = VerifySettings()
     counts = _bool(ctx, "verify.counts", section.get("counts"))
     heal = _bool(ctx, "verify.heal", section.get("heal"))
     return VerifySettings(
+        count=_parse_count_request(ctx, section.get("count")),
         counts=d.counts if counts is None else counts,
         heal=d.heal if heal is None else heal,
         sample=_number(ctx, "verify.sample", section.get("sample", d.sample), minimum=0, integer=True),
     )
+
+
+def _parse_count_request(ctx: _Ctx, value: Any) -> Optional[CountRequest]:
+    """``verify.count``: where the source tells a table's count (see CountRequest)."""
+    if value is None:
+        return None
+    section = _mapping(ctx, "verify.count", value)
+    _check_keys(ctx, "verify.count", section, ("path", "params", "method", "header", "total_path"))
+    method = str(section.get("method", "GET")).upper()
+    if method not in ("GET", "HEAD"):
+        raise ctx.error("verify.count.method", f"must be GET or HEAD, got {section.get('method')!r}")
+    header = _str(ctx, "verify.count.header", section.get("header"), allow_none=True)
+    total_path = _str(ctx, "verify.count.total_path", section.get("total_path"), allow_none=True)
+    if header is None and total_path is None:
+        raise ctx.error("verify.count", "says where the total is: give header (a response header) or total_path "
+                                        "(a path in the body)")
+    if method == "HEAD" and total_path is not None:
+        raise ctx.error("verify.count.total_path", "a HEAD answer has no body: read the total from a header")
+    params = _mapping(ctx, "verify.count.params", section.get("params") or {})
+    for name, param in params.items():
+        if isinstance(param, (dict, list)):
+            raise ctx.error(f"verify.count.params.{name}", f"must be a plain value, got {param!r}")
+    return CountRequest(path=_str(ctx, "verify.count.path", section.get("path"), allow_none=True), params=params,
+                        method=method, header=header, total_path=total_path)
 
 
 def _parse_pipeline(ctx: _Ctx, value: Any) -> PipelineSettings:

@@ -37,11 +37,11 @@ class SourceCount:
     at: float  # epoch seconds of the answer
 
 
-def announced_total(page: Any, *, total_path: Optional[str] = None, header: Optional[str] = None
-                    ) -> Optional[Tuple[int, str]]:
+def announced_total(page: Any, *, total_path: Optional[str] = None, header: Optional[str] = None,
+                    only: bool = False) -> Optional[Tuple[int, str]]:
     """(total, where it was announced) from a response: the header the config names, the
     paginator's ``total_path``, a known total header, a known total key of the body (nested ones
-    included: :func:`dbsync.source.completeness.body_total`)."""
+    included: :func:`dbsync.source.completeness.body_total`). ``only``: just the named ones."""
     if header:
         found = header_total(page.headers, (header,))
         if found is not None:
@@ -50,8 +50,12 @@ def announced_total(page: Any, *, total_path: Optional[str] = None, header: Opti
         from dbsync.http.select import _MISSING, _find
 
         value = _find(page.doc, total_path)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
         if value is not _MISSING and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value, f"body '{total_path}'"
+    if only:
+        return None
     return header_total(page.headers) or body_total(page.doc)
 
 
@@ -61,11 +65,16 @@ _EMPTY = pa.table({})
 class CountReader(Reader):
     """One request for the total of ``records``' listing without the incremental filter."""
 
-    def __init__(self, records: Reader):
+    def __init__(self, records: Reader, configured: Optional[Any] = None, path: Optional[str] = None,
+                 params: Optional[Dict[str, Any]] = None):
         super().__init__(records.client, records.processor, path=records.path, params=records.base_params,
                          method=records.method, json=records.json, response_actions=records.response_actions,
                          headers=records.headers)
         self.records = records
+        # verify.count (a dbsync.config.model.CountRequest), with its path and params filled for the table
+        self.configured = configured
+        self.count_path = path
+        self.count_params = dict(params or {})
         self.issued = False
         self.count: Optional[SourceCount] = None
         self.problem: Optional[str] = None  # why no count came back
@@ -83,7 +92,17 @@ class CountReader(Reader):
         return self.request()
 
     def request(self) -> PageRequest:
-        """The records request of the first page, unfiltered and as small as paging allows."""
+        """The records request of the first page, unfiltered and as small as paging allows; or
+        the request ``verify.count`` describes."""
+        if self.configured is not None:
+            if self.count_path is not None:
+                return PageRequest(self.count_path, dict(self.count_params), self.configured.method, label="count")
+            base = self._smallest_page()
+            return PageRequest(base.path, {**base.params, **self.count_params}, self.configured.method,
+                               base.json, label="count")
+        return self._smallest_page()
+
+    def _smallest_page(self) -> PageRequest:
         from dbsync.source.offset_reader import OffsetReader
 
         records = self.records
@@ -127,9 +146,15 @@ class CountReader(Reader):
         if page.ignored:
             self.problem = "the API answered the count request with a response the config ignores"
             return result
-        found = announced_total(page, total_path=self._total_path(), header=self._header())
+        if self.configured is not None:
+            found = announced_total(page, total_path=self.configured.total_path, header=self.configured.header,
+                                    only=True)
+        else:
+            found = announced_total(page, total_path=self._total_path(), header=self._header())
         if found is None:
-            self.problem = NO_TOTAL
+            self.problem = NO_TOTAL if self.configured is None else (
+                f"the count request's answer has no total in {self.configured.header or self.configured.total_path} "
+                "(verify.count)")
             return result
         result.total, result.total_source = found
         self.count = SourceCount(found[0], found[1], time.time())
@@ -217,7 +242,7 @@ def read_source_count(scheduler: Any, probe: CountReader, records: Reader, repor
     probe's answer (fetched beside the table's first page)."""
     from dbsync.errors import DbsyncError
 
-    if not records.filtered:
+    if not records.filtered and probe.configured is None:
         found = records_total(records)
         maximum = getattr(records, "maximum_offset", None)
         estimate = total_estimate(records)

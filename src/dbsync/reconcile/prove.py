@@ -67,14 +67,18 @@ def judge(session: Any, job: Any, report: Any, destination: Optional[int],
         check.reason = not_counted
         return check
     source = _source_count(session, report)
+    if report.scan_missing:
+        check.missing_keys = report.scan_missing
+        if source is None:
+            check.status = DRIFT
+            check.reason = f"{check.missing_keys:,} key(s) the source lists are missing from the destination"
+            return check
     if source is None:
         check.reason = f"not proven: {report.count_problem or 'the API announces no total'}"
         if report.scan != "complete" and job.scan is None:
             check.reason += " (deletes.detect: keys would list the keys)"
         return check
     check.source_rows, check.source_how = source.rows, source.how
-    if report.scan_missing:
-        check.missing_keys = report.scan_missing
     if destination is None:
         if source.rows == 0:
             check.status = VERIFIED
@@ -202,6 +206,14 @@ def _recheck(pipeline: Any, session: Any, stage: Any, jobs: List[Any], how: str)
         if report.error is not None:
             continue
         stage_report = stage.report.tables[job.resource_name]
+        if stage_report.error is not None:  # the table stays as the run loaded it, said to differ
+            report.check = TableCheck(
+                status=DRIFT, source_rows=before.source_rows, source_how=before.source_how,
+                destination_rows=before.destination_rows, missing_keys=before.missing_keys, healed=how,
+                reason=f"{before.reason}; reading it again failed: {stage_report.error.one_line()}",
+                before=before.before)
+            logger.warning("%s: %s", job.label, report.check.reason)
+            continue
         if how == "catch-up" and report.scan_id:  # the keys the listing found missing: still missing?
             stage_report.scan_missing = _missing_again(pipeline, session, job, report.scan_id)
         if stage_report.source_count is None and stage_report.scan == "complete":
@@ -211,12 +223,14 @@ def _recheck(pipeline: Any, session: Any, stage: Any, jobs: List[Any], how: str)
         after = judge(stage, job, stage_report, counts.get(job.resource_name))
         if after.status == DRIFT:
             after = _second_look(stage, after, job, report)
-        after.before = {"source_rows": before.source_rows, "destination_rows": before.destination_rows,
-                        "missing_keys": before.missing_keys, "reason": before.reason}
+        after.before = before.before or {"source_rows": before.source_rows,
+                                         "destination_rows": before.destination_rows,
+                                         "missing_keys": before.missing_keys, "reason": before.reason}
         if after.status in (VERIFIED, PARTIAL):
+            first = after.before["reason"]
             after.status, after.healed = HEALED, how
-            after.reason = f"{before.reason}; read again ({how}), now equal"
-            logger.warning("%s: healed: %s; read again (%s), now equal", job.label, before.reason, how)
+            after.reason = f"{first}; read again ({how}), now equal"
+            logger.warning("%s: healed: %s; read again (%s), now equal", job.label, first, how)
         elif after.status == DRIFT:
             after.healed = how
         report.check = after
@@ -235,8 +249,6 @@ def _merge(session: Any, stage: Any) -> None:
         report.warnings.extend(w for w in part.warnings if w not in report.warnings)
         if part.cursor_after is not None:
             report.cursor_after = part.cursor_after
-        if part.error is not None and report.error is None:
-            report.error = part.error
     stats, more = session.client.stats, stage.client.stats
     with stats._lock:
         stats.requests += more.requests

@@ -47,6 +47,9 @@ class TableJob:
     response_actions: Optional[Tuple[Dict[str, Any], ...]] = None
     headers: Optional[Dict[str, str]] = None  # endpoint.headers, placeholders filled (every request)
     columns: Optional[Dict[str, Dict[str, Any]]] = None  # resources[].columns hints, for this table
+    # verify.count's path and params for this table, placeholders filled (None: the records endpoint's)
+    count_path: Optional[str] = None
+    count_params: Optional[Dict[str, Any]] = None
 
     @property
     def api_primary_key(self) -> Tuple[str, ...]:
@@ -167,6 +170,9 @@ def _job(config: SyncConfig, resource: Dict[str, Any], database: Optional[str], 
         response_actions=tuple(endpoint["response_actions"]) if endpoint.get("response_actions") else None,
         headers=fill_params(endpoint["headers"], values) if endpoint.get("headers") else None,
         columns=_columns(resource.get("columns"), table),
+        count_path=fill_path(config.verify.count.path, values) if config.verify.count and config.verify.count.path
+        else None,
+        count_params=fill_params(dict(config.verify.count.params), values) if config.verify.count else None,
     )
 
 

@@ -116,7 +116,7 @@ class SyncSession:
                 reader.pool = self.pool
             self.readers[job.resource_name] = reader
             self.scheduler.add_reader(reader)
-            probe = CountReader(reader)
+            probe = CountReader(reader, config.verify.count, job.count_path, job.count_params)
             self.count_readers[job.resource_name] = probe
             self.scheduler.add_reader(probe)
             if job.scan is not None and job.scan.detect == "keys":
@@ -170,8 +170,9 @@ class SyncSession:
         only an estimate. A key listing counts the table too, but may be refused or come out
         incomplete: the count is asked all the same (one request beside the listing's many)."""
         probe = self.count_readers[job.resource_name]
-        needed = self.config.verify.counts and reader.filtered and counts_apply(job) is None
-        known = planned_count_problem(saved) if needed else None
+        configured = self.config.verify.count is not None  # asked every run, unfiltered read or not
+        needed = self.config.verify.counts and (reader.filtered or configured) and counts_apply(job) is None
+        known = planned_count_problem(saved) if needed and not configured else None
         if known is not None:
             self.report.tables[job.resource_name].count_problem = known
         if not needed or known is not None:
