@@ -34,6 +34,8 @@ _EXPORTS = {
     "check_connection": "dbsync.check",
     "DatabaseCheck": "dbsync.check",
     "sync_status": "dbsync.status",
+    "verify_sync": "dbsync.reconcile.verify",
+    "VerifyResult": "dbsync.reconcile.verify",
     "DbsyncError": "dbsync.errors",
     "ConfigError": "dbsync.errors",
     "ApiError": "dbsync.errors",
@@ -46,6 +48,7 @@ _EXPORTS = {
     "DataError": "dbsync.errors",
     "PipelineBusyError": "dbsync.errors",
     "DestinationError": "dbsync.errors",
+    "DriftError": "dbsync.errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

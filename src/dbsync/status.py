@@ -72,7 +72,7 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
         outcome = outcomes.get(resource_name) or {}
         tables.append(TableStatus(resource_name, table, counts.get(table), state.get("cursor"),
                                   state.get("last_change"), _utc(scan) if scan else None,
-                                  outcome=outcome.get("status"), proof=outcome.get("check"),
+                                  outcome=_outcome(outcome), proof=outcome.get("check"),
                                   detail=outcome.get("detail"), outcome_at=outcome.get("at")))
     trace = pipeline.last_trace
     last_run = None
@@ -87,6 +87,14 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
     destination = destination_label(pipeline.destination) if pipeline.destination else "?"  # a file: its absolute path
     return PipelineStatus(pipeline_name, pipeline.dataset_name, destination, last_run, last_ok, tables,
                           last_run_status=run.get("status"))
+
+
+def _outcome(saved: Dict[str, Any]) -> Optional[str]:
+    """The last run's outcome of a table, with a key scan that came out incomplete said too."""
+    status = saved.get("status")
+    if status and saved.get("scan") == "incomplete":
+        return f"{status} (scan incomplete)"
+    return status
 
 
 def _resource_tables(schema: Any) -> Dict[str, str]:

@@ -17,7 +17,7 @@ from dbsync.demo import _make_changes
 from dbsync.server import ReferenceServer, ServerSettings
 from support import INFERRED_ORDERS, assert_destination_equals_source, original_config, reference_config
 
-COMMANDS = ["run", "check", "discover", "status", "serve", "demo"]
+COMMANDS = ["run", "check", "discover", "status", "verify", "serve", "demo"]
 
 
 def dbsync(*args, env=None, cwd=None, timeout=240, python_args=()):

@@ -18,7 +18,7 @@ from dbsync import errors
 from dbsync.server import ServerSettings
 from support import assert_same_rows, field_types, reference_config
 
-COMMANDS = ["run", "check", "discover", "status", "serve", "demo"]
+COMMANDS = ["run", "check", "discover", "status", "verify", "serve", "demo"]
 SECRET_VARS = {
     "api_key": "SOURCES__DBSYNC__API_KEY",
     "bearer": "SOURCES__DBSYNC__TOKEN",

@@ -181,7 +181,9 @@ def test_a_refused_key_listing_is_a_run_warning_and_the_count_still_finds_the_de
     assert table.scan == "incomplete" and "403" in table.scan_problem
     doc = result_dict(result)
     assert any("key scan is incomplete" in w for w in doc["warnings"]), doc["warnings"]
-    assert "1 incomplete (nothing deleted there)" in "\n".join(summary_footer(result))
+    assert "1 incomplete (nothing deleted there): deletes not checked in 1 table(s)" in "\n".join(summary_footer(result))
+    status = sync_status("test_pipeline", pipelines_dir=str(workspace.pipelines))
+    assert {t.resource: t.outcome for t in status.tables}["acme__orders"] == "healed (scan incomplete)"
     assert table.check.status == "healed", table.check
     assert doc["tables"][0]["check"]["status"] == "healed"
     assert_destination_equals_source(workspace, server, tables=["orders"])
@@ -352,3 +354,38 @@ def test_values_in_another_shape_are_counted_exactly_and_numeric_strings_load_as
         "API sends them only when asked (relations, expansions), add the parameter that includes them to the "
         "endpoint's params"]
     assert any("400 value(s) of field 'code'" in w for w in run_warnings(result))
+
+
+def test_a_bug_that_drops_rows_quietly_can_no_longer_end_ok(server, workspace, monkeypatch):
+    """The proof catches what no other check inside dbsync would: a converter that silently loses
+    a row of every page (a stand-in for any such bug). Healing reads the table again, loses the
+    row again, and the run says so: drift, exit 13; never ok."""
+    from dbsync.source import convert
+
+    original = convert.TableConverter.convert
+
+    def lossy(self, records, page):
+        table = original(self, records, page)
+        return table.slice(1) if table.num_rows > 1 else table
+
+    monkeypatch.setattr(convert.TableConverter, "convert", lossy)
+    config = reference_config(server.base_url, performance={"processes": 0})
+    result = workspace.sync(config, tables=["orders"])
+    table = result.report.tables["acme__orders"]
+    assert not result.ok and result.exit_code() == 13
+    assert table.status == "drift" and table.check.healed == "full read"
+    assert "row(s) of the source are missing from the destination" in table.check.reason
+
+
+def test_sampled_values_find_a_value_changed_by_hand_and_heal_it(server, workspace):
+    """verify.sample: rows re-read from random pages are compared value by value; a difference
+    (here a value changed in the destination by hand) is healed by reading the table in full."""
+    config = reference_config(server.base_url, verify={"sample": 300})
+    assert workspace.sync(config, tables=["customers"]).ok
+    with duckdb.connect(str(workspace.duckdb)) as con:
+        con.execute('UPDATE synced."acme__customers" SET full_name = \'Someone Else\' WHERE id = 42')
+    result = workspace.sync(config, tables=["customers"])
+    check = result.report.tables["acme__customers"].check
+    assert result.ok and check.status == "healed", check
+    assert "sampled row(s) differ in value" in check.before["reason"] and "Someone Else" in check.before["reason"]
+    assert_destination_equals_source(workspace, server, tables=["customers"])

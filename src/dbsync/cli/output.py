@@ -109,7 +109,7 @@ def key_scan_line(result: SyncResult) -> Optional[str]:
                      "(pages that do not overlap)")
     incomplete = sum(1 for t in scanned if t.scan == "incomplete")
     if incomplete:
-        parts.append(f"{incomplete} incomplete (nothing deleted there)")
+        parts.append(f"{incomplete} incomplete (nothing deleted there): deletes not checked in {incomplete} table(s)")
     not_due = sum(1 for t in scanned if t.scan == "not due")
     if not_due:
         parts.append(f"{not_due} not due yet (deletes.every)")

@@ -36,6 +36,8 @@ class TableCheck:
     healed: Optional[str] = None  # "catch-up" or "full read": how the table was read again
     before: Optional[Dict[str, Any]] = None  # the counts that differed, before healing
     healable: bool = True  # False: reading the table again cannot change it (the source repeats keys)
+    notes: List[str] = field(default_factory=list)  # what could not be checked beside the counts
+    kind: Optional[str] = None  # what differs: counts, keys, columns, values, duplicates
 
     @property
     def differs(self) -> bool:

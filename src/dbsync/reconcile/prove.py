@@ -58,7 +58,7 @@ def judge(session: Any, job: Any, report: Any, destination: Optional[int],
     ``new_columns``: columns this run created in a table that had rows (dbsync.reconcile.columns)."""
     check = TableCheck(destination_rows=destination)
     if new_columns and report.mode in ("incremental", "initial"):
-        check.status = DRIFT
+        check.status, check.kind = DRIFT, "columns"
         check.reason = (f"new column(s) {', '.join(new_columns)}: the rows loaded before have no value in them "
                         "(adding a column does not change a row's cursor)")
         return check
@@ -70,7 +70,7 @@ def judge(session: Any, job: Any, report: Any, destination: Optional[int],
     if report.scan_missing:
         check.missing_keys = report.scan_missing
         if source is None:
-            check.status = DRIFT
+            check.status, check.kind = DRIFT, "keys"
             check.reason = f"{check.missing_keys:,} key(s) the source lists are missing from the destination"
             return check
     if source is None:
@@ -83,21 +83,23 @@ def judge(session: Any, job: Any, report: Any, destination: Optional[int],
         if source.rows == 0:
             check.status = VERIFIED
         else:
-            check.status, check.reason = DRIFT, f"the destination has no table for the source's {source.rows:,} rows"
+            check.status, check.kind = DRIFT, "counts"
+            check.reason = f"the destination has no table for the source's {source.rows:,} rows"
         return check
     more = _more_expected(session, job, report)
     differs = compare_counts(source.rows, destination, fewer_expected=report.from_initial, more_expected=more,
                              pending=report.scan_pending)
+    kind = "counts"
     if check.missing_keys:
-        differs = f"{check.missing_keys:,} key(s) the source lists are missing from the destination"
+        differs, kind = f"{check.missing_keys:,} key(s) the source lists are missing from the destination", "keys"
     elif differs and report.duplicates and destination < source.rows <= destination + report.duplicates:
         # rows the API listed under a key another row of the same page had: one row per key is kept
         pk = ", ".join(job.api_primary_key) or "?"
         differs = (f"the source lists {report.duplicates:,} row(s) under a primary key another row has: the "
                    f"destination keeps one row per key (is the primary key '{pk}' right?)")
-        check.healable = False
+        check.healable, kind = False, "duplicates"
     if differs:
-        check.status, check.reason = DRIFT, differs
+        check.status, check.reason, check.kind = DRIFT, differs, kind
     elif destination < source.rows and report.from_initial:
         check.status = PARTIAL
         check.reason = (f"{source.rows - destination:,} row(s) of the source not loaded: incremental.initial_value "
@@ -121,12 +123,31 @@ def _evaluate(pipeline: Any, session: Any, jobs: Sequence[Any]) -> Dict[str, Tab
             for job in jobs}
 
 
+def _sample_values(pipeline: Any, session: Any, job: Any, check: TableCheck, n: int) -> None:
+    """``verify.sample``: N rows read again from random pages, compared with the destination by
+    key, value by value (dbsync.reconcile.sample); a difference is drift, healed by a full read."""
+    from types import SimpleNamespace
+
+    from dbsync.reconcile.sample import compare_sample
+
+    seen = SimpleNamespace(sampled=None, values_differ=None, value_examples=[], not_checked=[],
+                           source_rows=check.source_rows)
+    compare_sample(pipeline, session, job, seen, n)
+    session.report.tables[job.resource_name].requests += 1
+    if seen.values_differ:
+        check.status, check.kind = DRIFT, "values"
+        check.reason = (f"{seen.values_differ:,} of {seen.sampled:,} sampled row(s) differ in value, e.g. "
+                        f"{seen.value_examples[0]}")
+    elif seen.not_checked:
+        check.notes = list(seen.not_checked)
+
+
 def _second_look(session: Any, check: TableCheck, job: Any, report: Any) -> TableCheck:
     """Ask for the count again: a source that changed while the run read it explains a
     difference that healing would not remove."""
     from dbsync.errors import DbsyncError
 
-    if check.missing_keys or check.source_rows is None or check.destination_rows is None or not check.healable:
+    if check.kind != "counts" or check.source_rows is None or check.destination_rows is None:
         return check
     probe = session.count_readers.get(job.resource_name)
     if probe is None:
@@ -162,6 +183,10 @@ def prove(pipeline: Any, session: Any, rerun: Optional[Rerun] = None) -> None:
             return
         checks = _evaluate(pipeline, session, jobs)
         by_name = {job.resource_name: job for job in jobs}
+        if verify.sample:
+            for name, check in checks.items():
+                if check.status in (VERIFIED, UNVERIFIED, PARTIAL):
+                    _sample_values(pipeline, session, by_name[name], check, verify.sample)
         for name, check in checks.items():
             if check.status == DRIFT:
                 checks[name] = _second_look(session, check, by_name[name], session.report.tables[name])
@@ -223,6 +248,8 @@ def _recheck(pipeline: Any, session: Any, stage: Any, jobs: List[Any], how: str)
         after = judge(stage, job, stage_report, counts.get(job.resource_name))
         if after.status == DRIFT:
             after = _second_look(stage, after, job, report)
+        if before.kind == "values" and after.status in (VERIFIED, UNVERIFIED, PARTIAL):
+            _sample_values(pipeline, stage, job, after, session.config.verify.sample)
         after.before = before.before or {"source_rows": before.source_rows,
                                          "destination_rows": before.destination_rows,
                                          "missing_keys": before.missing_keys, "reason": before.reason}
