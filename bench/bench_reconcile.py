@@ -29,7 +29,7 @@ from typing import Dict, List
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_sync import Run, _measure_again, measure, warm  # noqa: E402
+from bench_sync import VARIANTS, Run, _timed_rerun, measure, warm  # noqa: E402
 
 from dbsync.server import ServerSettings  # noqa: E402
 from dbsync.server.handle import ReferenceServer  # noqa: E402
@@ -57,9 +57,11 @@ def main() -> None:
                 full[name].append(run)
         quiet: Dict[str, List[Run]] = {name: [] for name in flags}
         for _ in range(args.repeat):
-            for name, extra in flags.items():
-                quiet[name].append(_measure_again(server, Path(tmp) / name.replace(" ", "_"),
-                                                  argparse.Namespace(page_size=args.page_size)))
+            for name, extra in flags.items():  # the same state again: nothing changed
+                _, wall, seen = _timed_rerun(server, [sys.executable, str(VARIANTS), "dbsync", "--base-url",
+                                                      server.base_url, "--workdir", str(Path(tmp) / name.replace(" ", "_")),
+                                                      "--page-size", str(args.page_size), *extra])
+                quiet[name].append(Run(rows=0, wall=wall, inner=wall, peak_mb=0.0, requests=seen))
     n = len(tables)
 
     def median(runs: List[Run], attr: str = "wall") -> float:
