@@ -389,3 +389,23 @@ def test_sampled_values_find_a_value_changed_by_hand_and_heal_it(server, workspa
     assert result.ok and check.status == "healed", check
     assert "sampled row(s) differ in value" in check.before["reason"] and "Someone Else" in check.before["reason"]
     assert_destination_equals_source(workspace, server, tables=["customers"])
+
+
+def test_a_total_that_counts_listed_tombstones_is_not_taken_for_drift(server_factory, monkeypatch, workspace):
+    """An API that lists soft-deleted rows (tombstones) in its plain listing counts them in its
+    total: the full read knows how many it saw; later runs cannot tell, and say so."""
+    srv = server_factory(ServerSettings(seed=5, databases=1, tables_per_database=1, rows_per_table=100,
+                                        tombstones_listed=True))
+    monkeypatch.setenv("SOURCES__DBSYNC__API_KEY", srv.api_key)
+    for record_id in (3, 4):
+        srv.delete("acme", "orders", record_id)
+    config = reference_config(srv.base_url)
+    first = workspace.sync(config)
+    check = first.report.tables["acme__orders"].check
+    assert first.ok and check.status == "verified" and check.source_rows == 98, check
+    assert "less 2 deleted row(s) it listed" in check.source_how
+    srv.update("acme", "orders", 7, {"quantity": 70})
+    second = workspace.sync(config)
+    check = second.report.tables["acme__orders"].check
+    assert second.ok and check.status == "unverified" and "counts deleted rows" in check.reason, check
+    assert_destination_equals_source(workspace, srv)

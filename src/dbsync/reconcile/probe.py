@@ -181,6 +181,7 @@ class CountReader(Reader):
 
 NO_TOTAL = "the API announces no total"
 ESTIMATE = "the API's total is an estimate"
+WITH_DELETED = "the API's total counts deleted rows (its unfiltered listing holds tombstones)"
 
 
 def total_estimate(records: Reader) -> Optional[str]:
@@ -210,6 +211,8 @@ def planned_count_problem(saved: Any) -> Optional[str]:
         return NO_TOTAL
     if memory == "estimate":
         return f"{ESTIMATE} (an earlier full read found it so)"
+    if memory == "with_deleted":
+        return WITH_DELETED
     return None
 
 
@@ -222,6 +225,8 @@ def count_memory(report: Any) -> Optional[str]:
         return "none"
     if problem.startswith(ESTIMATE):
         return "estimate"
+    if report.source_count is not None and report.deleted:
+        return "with_deleted"
     return "exact" if report.source_count is not None else None
 
 
@@ -250,6 +255,11 @@ def read_source_count(scheduler: Any, probe: CountReader, records: Reader, repor
             report.count_problem = f"the paginator's maximum_offset ({maximum}) stops the read before the end"
         elif estimate is not None:
             report.count_problem = estimate
+        elif found is not None and report.deleted:
+            # the listing holds tombstones (soft-deleted rows the API lists): its total counts
+            # them too, and exactly these are not live rows
+            report.source_count = SourceCount(found[0] - report.deleted, f"{found[1]} less {report.deleted:,} "
+                                              "deleted row(s) it listed", report.started or time.time())
         elif found is not None:
             report.source_count = SourceCount(found[0], found[1], report.started or time.time())
         else:

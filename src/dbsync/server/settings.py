@@ -177,6 +177,8 @@ class ServerSettings:
     ``tombstones`` (on by default) keeps a deleted record as ``{"id", "updated_at", "deleted":
     true}`` in the ``updated_since`` listing; off, a delete forgets the record entirely, as on
     most real APIs (only a scan of every key can tell it is gone). Ids are never reused either way.
+    ``tombstones_listed`` shows tombstones in the plain listing too (by id, counted in its total),
+    as APIs with soft deletes that list the deleted rows do.
     """
 
     seed: int = 42
@@ -204,6 +206,7 @@ class ServerSettings:
     schema_format: str = "fields"  # or "json_schema"
     opaque_ids: bool = False
     tombstones: bool = True
+    tombstones_listed: bool = False
     latency_ms: float = 0.0
 
     def __post_init__(self) -> None:

@@ -186,7 +186,9 @@ class Store:
             key = (t.version, since_us, created_since_us, offset, limit, fields)
             body = self.cache.get(key)
             if body is None:
-                if since_us is None:
+                if since_us is None and self.settings.tombstones_listed:
+                    ids, total = t.page_all_ids(offset, limit)
+                elif since_us is None:
                     ids, total = t.page_live_ids(offset, limit)
                 else:
                     ids, total = t.page_since_ids(since_us, offset, limit, created_since_us)
@@ -199,6 +201,8 @@ class Store:
                 self.cache.put(key, body)
             if created_since_us is not None and since_us is not None:
                 return body, t.page_since_ids(since_us, 0, 0, created_since_us)[1]
+            if since_us is None and self.settings.tombstones_listed:
+                return body, len(t.records)
             return body, t.count(since_us)
 
     def announced_total(self, real: int) -> int:

@@ -117,6 +117,12 @@ class Table:
         """Ids of a page of live records ordered by id, and the total live."""
         return self.live_ids[offset:offset + limit], len(self.live_ids)
 
+    def page_all_ids(self, offset: int, limit: int) -> Tuple[List[int], int]:
+        """Ids of a page of every record, tombstones too, ordered by id, and their total: a
+        plain listing that shows soft-deleted rows (``ServerSettings.tombstones_listed``)."""
+        ids = sorted(self.records)
+        return ids[offset:offset + limit], len(ids)
+
     def page_since_ids(self, since_us: int, offset: int, limit: int,
                        created_since_us: Optional[int] = None) -> Tuple[List[int], int]:
         """Ids of every record (tombstones too) with updated_at >= since, ordered by
