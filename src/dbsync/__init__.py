@@ -25,6 +25,7 @@ _EXPORTS = {
     "dbsync_source": "dbsync.source",
     "run_sync": "dbsync.pipeline",
     "after_load": "dbsync.pipeline",
+    "prove_sync": "dbsync.pipeline",
     "SyncResult": "dbsync.pipeline",
     "discover_catalog": "dbsync.discovery",
     "Catalog": "dbsync.discovery",

@@ -518,6 +518,17 @@ def after_load(pipeline: Any, session: Any) -> None:
     apply_scans(pipeline, session)  # deletes found by listing keys (deletes.detect: keys / full_read)
 
 
+def prove_sync(pipeline: Any, session: Any) -> Dict[str, Any]:
+    """The proof of sync (:mod:`dbsync.reconcile`) for a dbsync source run in your own dlt
+    pipeline: call after ``after_load``. Tables that differ from the source are read again
+    through ``pipeline``; returns resource name -> its check (``status``: verified, healed,
+    drift, partial, unverified; ``describe()`` says what was compared and found)."""
+    session = getattr(session, "dbsync_session", session)
+    source_name = pipeline.default_schema_name if pipeline.default_schema_name != "dbsync" else None
+    prove(pipeline, session, stage_runner(pipeline, session, source_name, None))
+    return {name: table.check for name, table in session.report.tables.items()}
+
+
 def settle_history(pipeline: Any, session: Any) -> None:
     """History tables: one open version per key (see :func:`dbsync.source.history.settle_versions`)."""
     from dbsync.source.convert import SYNCED_AT

@@ -409,3 +409,26 @@ def test_a_total_that_counts_listed_tombstones_is_not_taken_for_drift(server_fac
     check = second.report.tables["acme__orders"].check
     assert second.ok and check.status == "unverified" and "counts deleted rows" in check.reason, check
     assert_destination_equals_source(workspace, srv)
+
+
+def test_the_proof_for_a_source_run_in_your_own_dlt_pipeline(server, workspace):
+    import dlt
+
+    import dbsync
+
+    config = reference_config(server.base_url)
+    pipeline = dlt.pipeline("own_pipeline", destination=dlt.destinations.duckdb(str(workspace.duckdb)),
+                            dataset_name="synced", pipelines_dir=str(workspace.pipelines))
+    source = dbsync.dbsync_source(config, tables=["orders"])
+    pipeline.run(source, loader_file_format="parquet")
+    dbsync.after_load(pipeline, source)
+    checks = dbsync.prove_sync(pipeline, source)
+    assert {name: c.status for name, c in checks.items()} == {"acme__orders": "verified"}
+    with duckdb.connect(str(workspace.duckdb)) as con:
+        con.execute('DELETE FROM synced."acme__orders" WHERE id = 3')
+    again = dbsync.dbsync_source(config, tables=["orders"])
+    pipeline.run(again, loader_file_format="parquet")
+    dbsync.after_load(pipeline, again)
+    check = dbsync.prove_sync(pipeline, again)["acme__orders"]
+    assert check.status == "healed", check
+    assert_destination_equals_source(workspace, server, tables=["orders"])
