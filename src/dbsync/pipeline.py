@@ -314,6 +314,7 @@ def run_sync(
                                DiscoveryCache.for_pipeline(cfg, pdir, name, reuse=not full_refresh),
                                repair=None if full_refresh else drifted_last_run(previous) | set(repair or ()))
         session = source.dbsync_session
+        session.untrusted_counts = set() if full_refresh else untrusted_counts(previous, cfg.verify.count)
         if not full_refresh:
             stored = StoredTables(pipeline, session.jobs, source_name or source.name)
             session.fresh_resources |= tables_to_reload(pipeline, session.jobs, source_name or source.name,
@@ -332,7 +333,7 @@ def run_sync(
                                             databases, tables)
             handle_gone(pipeline, cfg, session.report.gone)
             save_run_info(pdir, name, pipeline.destination, pipeline.dataset_name, loaded=True,
-                          tables=table_outcomes(session.report), run=run_outcome(session.report))
+                          tables=table_outcomes(session.report, cfg.verify.count), run=run_outcome(session.report))
         finally:
             session.close()
     return SyncResult(
@@ -389,7 +390,13 @@ def stage_runner(pipeline: Any, session: Any, source_name: Optional[str],
     return rerun
 
 
-def table_outcomes(report: RunReport) -> Dict[str, Dict[str, Any]]:
+def count_source_key(count_request: Any) -> str:
+    """What a distrust of a table's count is tied to: the count the config asks for (a new
+    ``verify.count`` is trusted again)."""
+    return repr(count_request)
+
+
+def table_outcomes(report: RunReport, count_request: Any = None) -> Dict[str, Dict[str, Any]]:
     """Each table's outcome, kept with the run info for ``dbsync status`` and the next run."""
     out: Dict[str, Dict[str, Any]] = {}
     for gone in report.gone:
@@ -406,7 +413,18 @@ def table_outcomes(report: RunReport) -> Dict[str, Dict[str, Any]]:
                      "source_rows": check.source_rows if check is not None else None,
                      "destination_rows": check.destination_rows if check is not None else None,
                      "scan": table.scan, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        if table.count_untrusted:
+            out[name]["count_untrusted"] = count_source_key(count_request)
     return out
+
+
+def untrusted_counts(previous: Mapping[str, Any], count_request: Any) -> Set[str]:
+    """Tables whose source count disagreed with a full read of the table (kept across runs,
+    until the config asks for the count otherwise or a --full-refresh)."""
+    tables = previous.get("tables") or {}
+    key = count_source_key(count_request)
+    return {name for name, outcome in tables.items()
+            if isinstance(outcome, dict) and outcome.get("count_untrusted") == key}
 
 
 def run_outcome(report: RunReport) -> Dict[str, Any]:

@@ -138,8 +138,13 @@ def test_full_sync_of_every_table_of_every_database(datasette, env, workspace, r
     # what went on the wire: the token in the query string, keyset pages following next_url
     sent = recorder.at(datasette.base_url)
     assert sent and all(r.param("_auth_token") == datasette.token for r in sent)
-    orders = recorder.to("/shop/orders.json")
+    orders = [r for r in recorder.to("/shop/orders.json") if r.param("_nocount") == "1"]  # not the count
     assert len(orders) == 3
+    # and one count (verify.count of the example: filtered_table_rows_count), which proves it
+    counted = [r for r in recorder.to("/shop/orders.json") if r.param("_nocount") is None]
+    assert len(counted) == 1 and counted[0].param("_size") == "1" and counted[0].param("updated_at__gte") is None
+    assert all(t.check.status == "verified" and t.check.source_how == "body 'filtered_table_rows_count'"
+               for t in result.report.tables.values())
     assert orders[0].param("_next") is None and orders[1].param("_next") and orders[2].param("_next")
     assert all(r.param("_shape") == "objects" and r.param("_sort") == "updated_at" for r in orders)
     assert all(r.param("updated_at__gte") is None for r in orders)  # a first run: no filter, still sorted
@@ -202,7 +207,8 @@ def test_incremental_sync_after_changes(datasette, env, workspace, recorder):
     orders = second.report.tables["shop__orders"]
     assert orders.mode == "incremental" and orders.rows == 2
     assert second.report.tables["shop__products"].rows == 0
-    sent = [r for r in recorder.to("/shop/orders.json") if r.param("_col") is None]  # not the key listing
+    sent = [r for r in recorder.to("/shop/orders.json") if r.param("_col") is None  # not the key listing
+            and r.param("_nocount") == "1"]  # nor the count
     assert len(sent) == 1 and sent[0].param("updated_at__gte") == cursor
     rows = {r["id"]: r for r in workspace.rows("shop__orders", dataset="datasette")}
     assert rows[5]["quantity"] == 4242 and rows[5]["note"] == "changed"

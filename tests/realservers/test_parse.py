@@ -112,8 +112,14 @@ def config(deletes: Optional[Dict[str, Any]] = None) -> Any:
 
 
 def records_requests(recorder, class_name: str) -> List[Any]:
-    """The requests for a class's objects (not the key listing: that one sends keys=objectId)."""
-    return [r for r in recorder.to(f"/parse/classes/{class_name}") if r.param("keys") is None]
+    """The requests for a class's objects (not the key listing: that one sends keys=objectId;
+    nor the proof of sync's count: count=1, limit=0, the example's verify.count)."""
+    return [r for r in recorder.to(f"/parse/classes/{class_name}") if r.param("keys") is None
+            and r.param("count") is None]
+
+
+def count_requests(recorder, class_name: str) -> List[Any]:
+    return [r for r in recorder.to(f"/parse/classes/{class_name}") if r.param("count") == "1"]
 
 
 def iso(text: str) -> datetime:
@@ -173,8 +179,14 @@ def test_full_sync_of_every_class(parse, env, workspace, recorder):
     assert [r.path for r in sent if not r.path.startswith("/parse/classes/")] == ["/parse/schemas"]
     # limit/skip pages in a stable order, no where filter on a first run; ordered by the cursor,
     # dbsync's pages overlap by one object (the boundary check), so skip goes 0, 99, 198
-    pages = recorder.to("/parse/classes/Product")
+    pages = records_requests(recorder, "Product")
     assert [p.param("skip") for p in pages] == ["0", "99", "198"]
+    # and one count (verify.count of the example: exact, with a where), which proves the table
+    counted = count_requests(recorder, "Product")
+    assert len(counted) == 1 and counted[0].param("limit") == "0"
+    assert json.loads(counted[0].param("where")) == {"objectId": {"$exists": True}}
+    assert all(t.check.status == "verified" and t.check.source_how == "body 'count'"
+               for t in result.report.tables.values())
     assert all(p.param("limit") == "100" and p.param("order") == "updatedAt,objectId" for p in pages)
     assert all(p.param("where") is None for p in pages)
     by_table = {t.resource_name: t for t in result.report.tables.values()}
@@ -245,9 +257,12 @@ def test_incremental_sync_after_changes(parse, env, workspace, recorder):
     recorder.clear()
     third = workspace.sync(cfg, dataset="parse")
     assert third.ok and third.report.rows == 0 and third.report.deleted == 0
-    sent = [r for r in recorder.at(parse.process.base_url) if r.param("keys") is None]
+    sent = [r for r in recorder.at(parse.process.base_url) if r.param("keys") is None and r.param("count") is None]
     assert sorted(r.path for r in sent) == ["/parse/classes/Customer", "/parse/classes/Order",
                                             "/parse/classes/Product", "/parse/schemas"]
+    assert sorted(r.path for c in CLASSES for r in count_requests(recorder, c)) == [
+        "/parse/classes/Customer", "/parse/classes/Order", "/parse/classes/Product"]  # one count each
+    assert all(t.check.status == "verified" for t in third.report.tables.values())
     assert [r.headers.get("If-None-Match", "")[:3] for r in sent if r.path == "/parse/schemas"] == ['W/"']
     for class_name in CLASSES:
         assert_class_equals_parse(workspace, parse, class_name)
@@ -358,14 +373,18 @@ def test_a_server_that_caps_its_pages_deletes_nothing(postgres_server, tmp_path,
         capped.api.delete("Product", gone)
         second = workspace.sync(cfg, dataset="parse", tables=["Product"])
         table = second.report.tables["Product"]
-        assert second.ok and table.scan == "incomplete" and table.deleted == 0
+        assert second.ok and table.scan == "incomplete"
         assert "set deletes.keys.limit" in (table.scan_problem or ""), table.scan_problem
+        # the scan deletes nothing; the count (verify.count) shows the object gone, and reading
+        # the class again in full (its records' pages fit under the cap) removes it
+        assert table.check.status == "healed" and table.deleted == 1, table.check
         dest = {r["object_id"] for r in workspace.rows("product", dataset="parse", order_by="object_id")}
-        assert dest == {o["objectId"] for o in capped.api.objects("Product")} | {gone}, "nothing deleted"
+        assert dest == {o["objectId"] for o in capped.api.objects("Product")}
         raw["deletes"]["keys"]["limit"] = 50  # the page size it serves: the scan completes
         third = workspace.sync(parse_config(raw, source_name="examples/parse/dbsync.yaml", from_file=True),
                                dataset="parse", tables=["Product"])
-        assert third.ok and third.report.tables["Product"].scan == "complete" and third.report.deleted == 1
+        assert third.ok and third.report.tables["Product"].scan == "complete" and third.report.deleted == 0
+        assert third.report.tables["Product"].check.status == "verified"
         assert_class_equals_parse(workspace, capped, "Product")
     finally:
         process.stop()

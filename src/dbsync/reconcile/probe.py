@@ -96,10 +96,12 @@ class CountReader(Reader):
         the request ``verify.count`` describes."""
         if self.configured is not None:
             if self.count_path is not None:
-                return PageRequest(self.count_path, dict(self.count_params), self.configured.method, label="count")
+                return PageRequest(self.count_path, {k: v for k, v in self.count_params.items() if v is not None},
+                                   self.configured.method, label="count")
             base = self._smallest_page()
-            return PageRequest(base.path, {**base.params, **self.count_params}, self.configured.method,
-                               base.json, label="count")
+            params = {**base.params, **self.count_params}  # a param set to null is left out
+            return PageRequest(base.path, {k: v for k, v in params.items() if v is not None},
+                               self.configured.method, base.json, label="count")
         return self._smallest_page()
 
     def _smallest_page(self) -> PageRequest:
@@ -247,6 +249,8 @@ def read_source_count(scheduler: Any, probe: CountReader, records: Reader, repor
     probe's answer (fetched beside the table's first page)."""
     from dbsync.errors import DbsyncError
 
+    if report.count_untrusted:
+        return  # the source's count disagreed with a full read before: the problem is said
     if not records.filtered and probe.configured is None:
         found = records_total(records)
         maximum = getattr(records, "maximum_offset", None)

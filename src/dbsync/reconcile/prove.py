@@ -246,6 +246,8 @@ def _recheck(pipeline: Any, session: Any, stage: Any, jobs: List[Any], how: str)
             stage_report.source_count = SourceCount(stage_report.scan_keys, "keys of the full read",
                                                     stage_report.started or 0.0)
         after = judge(stage, job, stage_report, counts.get(job.resource_name))
+        if after.status == DRIFT and after.kind == "counts" and how == "full read":
+            after = _count_against_the_read(after, stage_report, report)
         if after.status == DRIFT:
             after = _second_look(stage, after, job, report)
         if before.kind == "values" and after.status in (VERIFIED, UNVERIFIED, PARTIAL):
@@ -261,6 +263,22 @@ def _recheck(pipeline: Any, session: Any, stage: Any, jobs: List[Any], how: str)
         elif after.status == DRIFT:
             after.healed = how
         report.check = after
+
+
+def _count_against_the_read(check: TableCheck, stage_report: Any, report: Any) -> TableCheck:
+    """After a full read whose own keys equal the destination's, a count that still differs
+    says nothing about the destination: it is the count that is wrong (a planner's estimate:
+    Parse on PostgreSQL answers 0 for a table never analysed). Not proven, and the count is not
+    trusted by the next runs (``count_untrusted``), rather than drift every run."""
+    read = stage_report.scan_keys if stage_report.scan == "complete" else None
+    if read is None or read != check.destination_rows:
+        return check
+    report.count_untrusted = True
+    return TableCheck(status=UNVERIFIED, source_rows=check.source_rows, source_how=check.source_how,
+                      destination_rows=check.destination_rows, healed="full read", before=check.before,
+                      reason=f"not proven: the source's count ({check.source_how}: {check.source_rows:,}) disagrees "
+                             f"with its own full listing ({read:,} rows, all in the destination): the count is not "
+                             "trusted from now on")
 
 
 def _merge(session: Any, stage: Any) -> None:

@@ -50,6 +50,7 @@ class TableReport:
     source_count: Any = None  # a dbsync.reconcile.probe.SourceCount
     count_problem: Optional[str] = None  # why the source's count is not known
     from_initial: bool = False  # read from incremental.initial_value: older rows are left out on purpose
+    count_untrusted: bool = False  # the source's count disagreed with a full read: not asked again
     check: Any = None  # a dbsync.reconcile.check.TableCheck, after the load
     table_id: Optional[str] = None  # set when the API addresses the table by an id apart from its name
 

@@ -87,6 +87,8 @@ class SyncSession:
         self.first_loads: Dict[str, Any] = {}
         # each destination table's columns before this run (dbsync.reconcile.columns; set by run_sync)
         self.columns_before: Dict[str, Set[str]] = {}
+        # tables whose source count disagreed with a full read: not asked (set by run_sync)
+        self.untrusted_counts: Set[str] = set()
         # deletes found by listing keys: the scan of each table that scans this run, and the
         # listing readers (deletes.detect: keys), see dbsync.source.key_scan
         self.scans: Dict[str, key_scan.ScanRun] = {}
@@ -173,6 +175,9 @@ class SyncSession:
         configured = self.config.verify.count is not None  # asked every run, unfiltered read or not
         needed = self.config.verify.counts and (reader.filtered or configured) and counts_apply(job) is None
         known = planned_count_problem(saved) if needed and not configured else None
+        if needed and job.resource_name in self.untrusted_counts:
+            known = "the source's count disagreed with a full read of the table: it is not trusted"
+            self.report.tables[job.resource_name].count_untrusted = True
         if known is not None:
             self.report.tables[job.resource_name].count_problem = known
         if not needed or known is not None:
