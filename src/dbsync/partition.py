@@ -168,6 +168,7 @@ class PartitionedRun:
         for result in done:
             for table in result.report.tables.values():
                 report.add(table)
+            report.gone.extend(result.report.gone)
             stats.requests += result.stats.requests
             stats.bytes_received += result.stats.bytes_received
             stats.retries.update(result.stats.retries)
