@@ -246,6 +246,8 @@ def _recheck(pipeline: Any, session: Any, stage: Any, jobs: List[Any], how: str)
             stage_report.source_count = SourceCount(stage_report.scan_keys, "keys of the full read",
                                                     stage_report.started or 0.0)
         after = judge(stage, job, stage_report, counts.get(job.resource_name))
+        if how == "catch-up" and before.kind == "keys" and after.status == UNVERIFIED and not stage_report.scan_missing:
+            after.status = VERIFIED  # no count to compare, and every key the listing missed is there now
         if after.status == DRIFT and after.kind == "counts" and how == "full read":
             after = _count_against_the_read(after, stage_report, report)
         if after.status == DRIFT:
