@@ -26,6 +26,7 @@ from dbsync.http.client import RequestStats
 from dbsync.source.report import RunReport, TableReport
 from dbsync.reconcile.gone import find_gone, handle_gone
 from dbsync.reconcile.prove import prove
+from dbsync.reconcile.shape import rebuild
 from dbsync.recovery import repair_pipeline
 from dbsync.runtime import tuned_runtime
 from dbsync.source.source import ProgressCallback, dbsync_source
@@ -316,6 +317,7 @@ def run_sync(
         session = source.dbsync_session
         session.untrusted_counts = set() if full_refresh else untrusted_counts(previous, cfg.verify.count)
         if not full_refresh:
+            session.rebuilt = set(rebuild(pipeline, session, source_name or source.name))
             stored = StoredTables(pipeline, session.jobs, source_name or source.name)
             session.fresh_resources |= tables_to_reload(pipeline, session.jobs, source_name or source.name,
                                                         previous.get("fingerprint"), stored=stored)

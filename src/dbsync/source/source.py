@@ -52,6 +52,7 @@ from dbsync.source.readers import (
 )
 from dbsync.source.report import RunReport, TableReport
 from dbsync.reconcile.check import counts_apply
+from dbsync.reconcile.shape import STATE_KEY as SHAPE_KEY, jobs_shapes, shape_changes
 from dbsync.reconcile.probe import CountReader, count_memory, planned_count_problem, read_source_count
 from dbsync.source.scheduler import PageScheduler
 from dbsync.http.paging import make_paginator
@@ -89,6 +90,10 @@ class SyncSession:
         self.columns_before: Dict[str, Set[str]] = {}
         # tables whose source count disagreed with a full read: not asked (set by run_sync)
         self.untrusted_counts: Set[str] = set()
+        # what decides each table's columns (dbsync.reconcile.shape), and the tables run_sync
+        # dropped this run because it changed
+        self.shapes: Dict[str, Dict[str, Any]] = {}
+        self.rebuilt: Set[str] = set()
         # deletes found by listing keys: the scan of each table that scans this run, and the
         # listing readers (deletes.detect: keys), see dbsync.source.key_scan
         self.scans: Dict[str, key_scan.ScanRun] = {}
@@ -131,6 +136,7 @@ class SyncSession:
             self.report.add(TableReport(job.resource_name, job.table_name, job.database, job.table.name,
                                         database_name=job.database_name,
                                         table_id=job.table.id if job.table.table_id != job.table.name else None))
+        self.shapes = jobs_shapes(self)
 
     def _load_cursors(self) -> None:
         """Read every table's cursor from dlt state before the first request (runs in extract)."""
@@ -148,6 +154,7 @@ class SyncSession:
                 self.converters[job.resource_name].adopt_relaxed(persisted)
             fresh = job.resource_name in self.fresh_resources
             saved = resources_state.get(job.resource_name) or {}
+            fresh = self._note_shape(job, saved, resources_state) or fresh
             if job.scan is not None:
                 fresh = self._plan_scan(job, saved, fresh) or fresh
             if job.cursor_fields:
@@ -165,6 +172,26 @@ class SyncSession:
                     reader.processor.skip_cursor = state.cursor
                     reader.processor.skip_hashes = set(state.boundary)
             self._plan_count(job, reader, saved)
+
+    def _note_shape(self, job: TableJob, saved: Mapping[str, Any], resources_state: Any) -> bool:
+        """Keep the table's shape in its state; True when it changed and the table was not
+        rebuilt before this run (the local state was new: a fresh worker): read it in full."""
+        shape = self.shapes[job.resource_name]
+        before = saved.get(SHAPE_KEY)
+        if before and before.get("digest") == shape["digest"]:
+            return False
+        try:
+            dlt.current.source_state().setdefault("resources", {}).setdefault(job.resource_name, {})[SHAPE_KEY] = shape
+        except Exception:  # no pipeline context (iterating the source directly)
+            return False
+        changes = shape_changes(before, shape)
+        if not changes or job.resource_name in self.rebuilt:
+            return False
+        message = (f"{self.report.tables[job.resource_name].source}: the table's shape changed ({'; '.join(changes)}): "
+                   "read in full")
+        logger.warning("%s", message)
+        self.report.tables[job.resource_name].warnings.append(message)
+        return True
 
     def _plan_count(self, job: TableJob, reader: Reader, saved: Mapping[str, Any]) -> None:
         """Ask the source for the table's count only where this run's read will not tell it (a
