@@ -50,6 +50,8 @@ _EXPORTS = {
     "PipelineBusyError": "dbsync.errors",
     "DestinationError": "dbsync.errors",
     "DriftError": "dbsync.errors",
+    "ExtractError": "dbsync.errors",
+    "NormalizeError": "dbsync.errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -23,7 +23,10 @@ its trace file.
     ├── ApiUnreachableError           exit 9  connection refused, DNS, TLS: the server is not there
     ├── DataError                     exit 10 records that break the contract (missing primary key...)
     ├── PipelineBusyError             exit 11 another run holds the pipeline's lock
-    ├── DestinationError              exit 12 the destination refused the load
+    ├── StepError                             a dlt step failed (the step is named in the message)
+    │   ├── DestinationError          exit 12 the destination refused the load (dlt's load or sync step)
+    │   ├── ExtractError              exit 14 dlt's extract step failed on something that is no API error
+    │   └── NormalizeError            exit 15 dlt's normalize step failed
     └── DriftError                    exit 13 the destination differs from the source after the run
 """
 
@@ -46,8 +49,11 @@ __all__ = [
     "ApiUnreachableError",
     "DataError",
     "PipelineBusyError",
+    "StepError",
     "DestinationError",
     "DriftError",
+    "ExtractError",
+    "NormalizeError",
 ]
 
 
@@ -186,16 +192,22 @@ class PipelineBusyError(DbsyncError):
     exit_code = 11
 
 
-class DestinationError(DbsyncError):
-    """The destination refused the load. ``detail`` is the destination's complete message
-    (several lines, never cut), shown with ``--debug``; the one line holds its gist."""
-
-    exit_code = 12
+class StepError(DbsyncError):
+    """A dlt step failed (:mod:`dbsync.load_errors` decides which class, by the step).
+    ``detail`` is the complete message (several lines, never cut), shown with ``--debug``; the
+    one line holds its gist. ``original`` is the exception dlt raised (its traceback, dlt's
+    frames included, is what ``--debug`` prints); it is not pickled."""
 
     def __init__(self, message: str, *, where: Optional[Where] = None, hint: Optional[str] = None,
-                 detail: Optional[str] = None):
+                 detail: Optional[str] = None, original: Optional[BaseException] = None):
         self.detail = detail
+        self.original = original
         super().__init__(message, where=where, hint=hint)
+
+    def __reduce__(self):
+        state = self.__dict__.copy()
+        state["original"] = None
+        return (_rebuild_error, (self.__class__, state))
 
     def full_text(self) -> str:
         if not self.detail:
@@ -205,8 +217,29 @@ class DestinationError(DbsyncError):
         return f"{text}\n({self.hint})" if self.hint else text
 
 
+class DestinationError(StepError):
+    """The destination refused the load (dlt's load step, or its sync with the destination)."""
+
+    exit_code = 12
+
+
 class DriftError(DbsyncError):
     """The destination still differs from the source after the run healed what it could (its
     check names what differs); the next run reads those tables in full."""
 
     exit_code = 13
+
+
+class ExtractError(StepError):
+    """dlt's extract step failed on something that is no API error: a record dlt cannot take, a
+    schema it refuses, a bug. Named apart from the destination's errors: no rerun fixes it, and
+    ``--debug`` shows where it was raised."""
+
+    exit_code = 14
+
+
+class NormalizeError(StepError):
+    """dlt's normalize step failed: the extracted data could not be turned into load files (names
+    that collide after normalization, a value Arrow cannot cast)."""
+
+    exit_code = 15

@@ -1,4 +1,4 @@
-"""A failed dlt step (sync, normalize, load) as one ``DestinationError``, decided in one place.
+"""A failed dlt step (extract, normalize, load, sync) as one error naming the step, decided in one place.
 
 Two things are decided here, by the error's class and nothing else:
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import List, Optional
 
-from dbsync.errors import DestinationError
+from dbsync.errors import DestinationError, StepError
 from dbsync.http.redaction import redact
 
 LINE_LIMIT = 400  # characters of the destination's message on the one-line error
@@ -25,13 +25,25 @@ QUOTED_KEPT = 40
 _QUOTED = re.compile(r"""(['"])([^'"\n]{%d,})\1""" % (QUOTED_LIMIT + 1))
 
 
-def destination_error(step: str, exc: BaseException) -> DestinationError:
-    """The error for a dlt step that failed with ``exc`` (``PipelineStepFailed.exception``)."""
+STEP_WORDS = {"extract": "reading the API's records into dlt", "normalize": "turning the records into load files"}
+
+
+def destination_error(step: str, exc: BaseException) -> StepError:
+    """The error for a dlt step that failed with ``exc`` (``PipelineStepFailed.exception``): the
+    class and exit code by the step (extract 14, normalize 15, load and the rest 12), the step
+    named in the message, the original exception kept for ``--debug``'s traceback."""
+    from dbsync.errors import ExtractError, NormalizeError
+
     cause = root_cause(exc)
     table = _job_table(exc)
-    what = f"the {step} step failed" + (f" on table {table}" if table else "")
+    what = f"the {step} step failed" + (f" ({STEP_WORDS[step]})" if step in STEP_WORDS else "") + (
+        f" on table {table}" if table else "")
     said = f"{type(cause).__name__}: {one_line(redact(str(cause)))}"
-    if rerun_can_help(exc):
+    kind = {"extract": ExtractError, "normalize": NormalizeError}.get(step, DestinationError)
+    if kind is not DestinationError:
+        hint = ("not an API or destination error: --debug shows where it was raised (dlt's frames included); "
+                "a rerun repeats it until its cause is fixed")
+    elif rerun_can_help(exc):
         hint = "the destination failure looks temporary: rerun to retry; --debug shows the full error"
     else:
         hint = ("a rerun repeats this error until its cause is fixed in the destination or the config; "
@@ -39,7 +51,7 @@ def destination_error(step: str, exc: BaseException) -> DestinationError:
     detail = redact(f"{what}: {type(exc).__name__}: {exc}")
     if cause is not exc:
         detail += redact(f"\ncaused by {type(cause).__name__}: {cause}")
-    return DestinationError(f"{what}: {said}", hint=hint, detail=detail)
+    return kind(f"{what}: {said}", hint=hint, detail=detail, original=exc)
 
 
 def rerun_can_help(exc: BaseException) -> bool:

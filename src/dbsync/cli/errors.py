@@ -52,7 +52,10 @@ def run_app(app: typer.Typer, argv: Optional[List[str]] = None) -> int:
         print(redact(f"dbsync: error: {' '.join(exc.format_message().split())}"), file=sys.stderr)
         return exc.exit_code
     except DbsyncError as exc:
-        if debug:  # the traceback, then the complete message (never cut)
+        if debug:  # the traceback (where dlt raised it, when a dlt step failed), then the complete message
+            original = getattr(exc, "original", None)
+            if isinstance(original, BaseException):
+                print(redact("".join(traceback.format_exception(original))), file=sys.stderr)
             print(redact(traceback.format_exc()), file=sys.stderr)
             print(f"dbsync: error: {exc.full_text()}", file=sys.stderr)
         else:

@@ -36,6 +36,9 @@ from dbsync.errors import DataError, Where
 logger = logging.getLogger("dbsync.convert")
 
 VARIANT_SUFFIX = "__v_text"
+# what typing a value that does not fit its column raises (Arrow refuses some casts outright,
+# such as text to time): such values go to the variant column, never fail the run
+UNFIT = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError, ValueError)
 SYNCED_AT = "_dbsync_synced_at"
 DELETED_AT = "_dbsync_deleted_at"  # deletes: mark, when the row was found deleted
 
@@ -289,7 +292,7 @@ class TableConverter:
             values = [None if v == "" else v for v in values]
         try:
             return _fast_array(plan, values), None
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+        except UNFIT:
             return self._split_variants(plan, values, page)
 
     def _split_variants(self, plan: ColumnPlan, values: List[Any], page: str) -> Tuple[pa.Array, pa.Array]:
@@ -305,7 +308,7 @@ class TableConverter:
                 # a number sent as text joins the others as the number it is
                 good.append(fitted[0].as_py() if isinstance(v, str) and plan.dlt_type in ("bigint", "double") else v)
                 bad.append(None)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            except UNFIT:
                 good.append(None)
                 bad.append(v if isinstance(v, str) else _as_json_text(v))
         if self._first_time(f"variant:{plan.name}"):  # the run's count: dbsync.source.value_tally
@@ -439,6 +442,8 @@ def _fast_array(plan: ColumnPlan, values: List[Any]) -> pa.Array:
         if pa.types.is_string(inferred.type) or pa.types.is_large_string(inferred.type):
             if dlt_type == "timestamp":
                 return _parse_timestamps(inferred, t)
+            if dlt_type == "time":  # Arrow casts no text to time: ISO times ("10:30:00", "10:30:00.5")
+                return pa.array([None if v is None else _iso_time(v) for v in values], t)
             return inferred.cast(t)
         if dlt_type == "decimal" and (pa.types.is_integer(inferred.type) or pa.types.is_floating(inferred.type)):
             # a JSON number: go through its shortest text form to keep what the API sent exactly
@@ -447,6 +452,17 @@ def _fast_array(plan: ColumnPlan, values: List[Any]) -> pa.Array:
             return _epoch_to_timestamp(inferred, t)
         raise pa.ArrowInvalid(f"{inferred.type} values in a {dlt_type} column")
     return pa.array(values, t)
+
+
+def _iso_time(value: Any) -> Any:
+    """An ISO 8601 time of day; an offset (``10:30:00+02:00``) is dropped: a time column holds
+    the wall-clock time the API sent (raises ValueError for anything else: a variant value)."""
+    from datetime import time
+
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    parsed = time.fromisoformat(value.strip())
+    return parsed.replace(tzinfo=None)
 
 
 def _parse_timestamps(strings: pa.Array, t: pa.DataType) -> pa.Array:
