@@ -22,7 +22,7 @@ import argparse
 import heapq
 from typing import List, Optional
 
-from dbsync.partition import shard_of
+from dbsync.run.partition import shard_of
 
 
 class TokenBucket:

@@ -50,7 +50,7 @@ def dbsync_variant(args: argparse.Namespace) -> int:
     import yaml
 
     from dbsync.demo import demo_config_path
-    from dbsync.pipeline import run_sync
+    from dbsync.run.sync import run_sync
 
     config = yaml.safe_load(demo_config_path().read_text())
     config["client"]["base_url"] = args.base_url

@@ -16,7 +16,7 @@ import yaml
 
 from dbsync.demo import demo_config_path
 from dbsync.config.model import PerformanceSettings
-from dbsync.pipeline import SyncResult, run_sync
+from dbsync.run.sync import SyncResult, run_sync
 from dbsync.source.scheduler import current_table_window
 
 

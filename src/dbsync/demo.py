@@ -12,7 +12,7 @@ from typing import Callable, Iterator, List, Optional
 
 from dbsync.config import parse_config, read_config_file
 from dbsync.config.model import SyncConfig
-from dbsync.pipeline import SyncResult, run_sync
+from dbsync.run.sync import SyncResult, run_sync
 
 DEMO_CONFIG = "demo_config.yaml"
 

@@ -193,7 +193,7 @@ class PipelineBusyError(DbsyncError):
 
 
 class StepError(DbsyncError):
-    """A dlt step failed (:mod:`dbsync.load_errors` decides which class, by the step).
+    """A dlt step failed (:mod:`dbsync.run.load_errors` decides which class, by the step).
     ``detail`` is the complete message (several lines, never cut), shown with ``--debug``; the
     one line holds its gist. ``original`` is the exception dlt raised (its traceback, dlt's
     frames included, is what ``--debug`` prints); it is not pickled."""

@@ -42,8 +42,9 @@ def sync_status(pipeline_name: str, *, pipelines_dir: Optional[str] = None,
     import dlt
     from dlt.common.exceptions import DltException
 
-    from dbsync.pipeline import (default_pipelines_dir, destination_label, load_run_info, make_destination,
-                                 quiet_dlt_defaults)
+    from dbsync.run.destination import default_pipelines_dir, destination_label, make_destination
+    from dbsync.run.run_info import load_run_info
+    from dbsync.run.sync import quiet_dlt_defaults
 
     quiet_dlt_defaults()
     pdir = pipelines_dir or default_pipelines_dir()

@@ -14,8 +14,8 @@ import yaml
 from dagster import AssetKey, DagsterInstance, build_sensor_context, execute_job
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
-from dbsync.partition import partition_name
-from dbsync.pipeline import run_sync
+from dbsync.run.partition import partition_name
+from dbsync.run.sync import run_sync
 from dbsync.server import ServerSettings
 from postgres_plugin import pg_value
 from support import assert_destination_equals_source, is_count_request, reference_config

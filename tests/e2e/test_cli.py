@@ -176,7 +176,7 @@ def test_demo_runs_end_to_end(tmp_path):
 
 
 def test_two_runs_at_once_refuse_cleanly(project):
-    from dbsync.pipeline import pipeline_lock
+    from dbsync.run.lock import pipeline_lock
 
     with pipeline_lock(str(project / "pipelines"), "dbsync_reference"):
         proc = dbsync("run", "--no-progress", "--pipelines-dir", str(project / "pipelines"), cwd=project,

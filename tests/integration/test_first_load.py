@@ -1,4 +1,4 @@
-"""A table's first load appends instead of merging (dbsync.source.first_load), and ends the same:
+"""A table's first load appends instead of merging (dbsync.run.first_load), and ends the same:
 tombstones of rows never loaded leave nothing, a key read twice in the run is merged after all
 (one row, its newest version), and the next run merges as always. Every run is compared with
 the server by key and values."""
@@ -118,8 +118,8 @@ def test_a_dropped_table_is_read_in_full_and_appended_after_one_question_to_the_
         server, workspace, monkeypatch):
     """A table dropped from the destination with its cursor still saved: the run reads it in
     full (tables_to_reload) and appends its rows (first_load), and both decisions share one
-    information-schema query (dbsync.pipeline.StoredTables; it was one query each)."""
-    import dbsync.pipeline as pipeline_module
+    information-schema query (dbsync.run.stored_tables.StoredTables; it was one query each)."""
+    import dbsync.run.stored_tables as stored_module
 
     config = _config(server)
     assert workspace.sync(config).ok
@@ -128,13 +128,13 @@ def test_a_dropped_table_is_read_in_full_and_appended_after_one_question_to_the_
     with duckdb.connect(str(workspace.duckdb)) as con:  # also changes the file: no shortcut
         con.execute('DROP TABLE synced."globex__orders"')
     asked = []
-    real = pipeline_module._missing_tables
+    real = stored_module.missing_in_destination
 
     def counting(pipeline, jobs, source_name):
         asked.append(sorted(job.resource_name for job in jobs))
         return real(pipeline, jobs, source_name)
 
-    monkeypatch.setattr(pipeline_module, "_missing_tables", counting)
+    monkeypatch.setattr(stored_module, "missing_in_destination", counting)
     server.update("acme", "orders", server.records("acme", "orders")[0]["id"], {"quantity": 4242})
     again = workspace.sync(config)
     assert again.ok

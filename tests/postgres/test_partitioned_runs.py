@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from dbsync.partition import Shard, list_partitions, partition_name, run_partitioned
+from dbsync.run.partition import Shard, list_partitions, partition_name, run_partitioned
 from dbsync.server import ServerSettings
 from dbsync.status import sync_status
 from support import assert_destination_equals_source, assert_same_rows, field_types, is_count_request, reference_config

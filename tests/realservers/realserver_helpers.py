@@ -101,7 +101,7 @@ def assert_verify_finds_a_row_removed_by_hand(example: str, folder: Path, env: D
         con.execute(f'DELETE FROM {dataset}."{table}" WHERE "{key}" = ?', [victim])
     differs = run_cli("verify", *common, "--keys", env=env, cwd=folder)
     assert differs.returncode == 13, differs.stdout + differs.stderr
-    assert f"1 row(s) of the source are missing from the destination" in differs.stdout or \
+    assert "1 row(s) of the source are missing from the destination" in differs.stdout or \
         "1 key(s) the source lists are missing" in differs.stdout, differs.stdout
     assert str(victim) in differs.stdout, differs.stdout  # an example of the missing keys
     healed = run_cli("run", *common, "--no-progress", env=env, cwd=folder)

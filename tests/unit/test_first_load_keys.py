@@ -1,4 +1,4 @@
-"""The key check of a table's first load (dbsync.source.first_load): a key seen twice, in one batch
+"""The key check of a table's first load (dbsync.run.first_load): a key seen twice, in one batch
 or across batches, in order or not, is always noticed; anything it cannot compare counts as seen
 (merging is always correct)."""
 
@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 
 from dbsync.config.model import DeleteSettings
-from dbsync.source import first_load
-from dbsync.source.first_load import FirstLoad, KeysSeen, batch_keys, plan_first_loads
+from dbsync.run import first_load
+from dbsync.run.first_load import FirstLoad, KeysSeen, batch_keys, plan_first_loads
 
 
 def test_ordered_batches_without_repeats_pass_and_a_repeat_is_seen():

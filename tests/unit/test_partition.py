@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from dbsync.errors import ConfigError
-from dbsync.partition import Shard, check_unique_partitions, partition_name, shard_of
+from dbsync.run.partition import Shard, check_unique_partitions, partition_name, shard_of
 
 
 def test_partition_name_is_the_pipeline_and_the_normalized_database():
@@ -40,7 +40,7 @@ def test_every_database_is_in_exactly_one_shard_and_the_split_is_roughly_even():
 def test_shard_assignment_is_stable_across_processes():
     ids = ["acme", "globex", "initech", "db_42", "Sales-EU"]
     here = [shard_of(i, 8) for i in ids]
-    code = f"from dbsync.partition import shard_of; print([shard_of(i, 8) for i in {ids!r}])"
+    code = f"from dbsync.run.partition import shard_of; print([shard_of(i, 8) for i in {ids!r}])"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "12345", "PATH": ""}).stdout.strip()
     assert other == str(here)

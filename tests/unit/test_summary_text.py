@@ -8,7 +8,7 @@ from rich.console import Console
 from dbsync.cli.output import summary_footer
 from dbsync.errors import NotFoundError, Where
 from dbsync.http.client import RequestStats
-from dbsync.pipeline import SyncResult
+from dbsync.run.sync import SyncResult
 from dbsync.source.report import RunReport, TableReport
 
 

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dbsync.errors import DbsyncError
-from dbsync.pipeline import SyncResult
+from dbsync.run.sync import SyncResult
 
 
 def human_count(n: Optional[int]) -> str:

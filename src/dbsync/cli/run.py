@@ -25,8 +25,8 @@ from dbsync.cli.common import (
 from dbsync.cli.output import error_dict, result_dict, summary_footer, summary_table
 from dbsync.errors import DbsyncError
 from dbsync.cli.progress import SyncProgress
-from dbsync.partition import Shard, run_partitioned
-from dbsync.pipeline import run_sync
+from dbsync.run.partition import Shard, run_partitioned
+from dbsync.run.sync import run_sync
 
 
 def run(

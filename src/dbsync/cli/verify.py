@@ -60,7 +60,7 @@ def verify(
     result = verify_sync(cfg, keys=keys, sample=sample, **kwargs)  # type: ignore[arg-type]
     repaired = None
     if repair and result.differing:
-        from dbsync.pipeline import run_sync
+        from dbsync.run.sync import run_sync
 
         if not as_json:
             _print(result, title="Verify (before repair)")

@@ -49,7 +49,7 @@ from dbsync.config.model import SyncConfig
 from dbsync.dagster.materialize import SyncTarget, materialize_partition
 from dbsync.dagster.translator import DbsyncTranslator
 from dbsync.errors import ConfigError
-from dbsync.partition import check_unique_partitions, list_partitions
+from dbsync.run.partition import check_unique_partitions, list_partitions
 
 ConfigLike = Union[str, Path, SyncConfig, Mapping[str, Any]]
 DEFAULT_RETRY = RetryPolicy(max_retries=3, delay=10)

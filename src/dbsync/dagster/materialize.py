@@ -1,14 +1,14 @@
 """Materialize one partition (one database) through dagster-dlt's ``DagsterDltResource.run``.
 
 The database is synced exactly as ``dbsync run --partitioned`` syncs it: its own pipeline and
-source name (:mod:`dbsync.partition`), dbsync's file format choice, ``deletes: mark`` applied
+source name (:mod:`dbsync.run.partition`), dbsync's file format choice, ``deletes: mark`` applied
 after the load. What dbsync adds on top of dagster-dlt:
 
 * a table that failed (dbsync keeps the other tables going and reports it) fails the step
   *before* any materialization is reported, so Dagster's retry policy runs the partition again
   (its cursor did not move, so nothing is lost);
 * a first load that lost a race with another partition creating the same tables is run again
-  at once (see :mod:`dbsync.ddl_race`);
+  at once (see :mod:`dbsync.run.ddl_race`);
 * tables unknown when the definitions were loaded are synced and logged, not reported;
 * the proof of sync (:mod:`dbsync.reconcile`) runs after the load: a table that still differs
   from the source fails the step; each materialization says how its table was proven.
@@ -26,8 +26,9 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 
 from dbsync.config.model import SyncConfig
 from dbsync.dagster.translator import DbsyncTranslator
-from dbsync.ddl_race import ATTEMPTS, is_ddl_race
-from dbsync.partition import partition_name, with_source_name
+from dbsync.run.ddl_race import ATTEMPTS, is_ddl_race
+from dbsync.run.partition import partition_name
+from dbsync.run.sync import with_source_name
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,10 @@ def materialize_partition(context: AssetExecutionContext, dlt: Any, target: Sync
     """Sync the context's partition (a database id) and yield one MaterializeResult per table."""
     from dlt.pipeline.exceptions import PipelineStepFailed
 
-    from dbsync.pipeline import (
-        default_pipelines_dir,
-        loader_file_format,
-        make_pipeline,
-        after_load,
-        pipeline_lock,
-        quiet_dlt_defaults,
-        stage_runner,
-    )
+    from dbsync.run.destination import default_pipelines_dir, loader_file_format, make_pipeline
+    from dbsync.run.after_load import after_load
+    from dbsync.run.lock import pipeline_lock
+    from dbsync.run.sync import quiet_dlt_defaults, stage_runner
     from dbsync.reconcile.prove import prove
     from dbsync.source.source import dbsync_source
 

@@ -58,7 +58,7 @@ _UNSAFE_HEADER_WORDS = ("cookie", "auth", "token", "key", "secret", "session")
 
 
 def cache_path(pipelines_dir: str, pipeline_name: str) -> Path:
-    """Beside dlt's pipeline folders, like :func:`dbsync.pipeline.run_info_path`."""
+    """Beside dlt's pipeline folders, like :func:`dbsync.run.run_info.run_info_path`."""
     return Path(pipelines_dir) / f".{pipeline_name}.dbsync.discovery.json"
 
 

@@ -14,13 +14,12 @@ For a pipeline that has run, per selected table:
 Each table ends ``equal``, ``differs`` (what differs), ``behind`` (changes since the last run
 explain it) or ``unverified`` (what could not be checked, and why). :func:`verify_sync` is the
 library entry point; ``--repair`` then reads the tables that differ in full
-(:func:`dbsync.pipeline.run_sync` with ``repair``).
+(:func:`dbsync.run.sync.run_sync` with ``repair``).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -101,7 +100,7 @@ def verify_sync(config: Union[SyncConfig, Mapping[str, Any]], *, destination: Op
     loading anything. ``keys``: list every key of every table (not only those with a key
     listing). ``sample``: rows per table compared value by value (default ``verify.sample``)."""
     from dbsync.config.parse import parse_config
-    from dbsync.pipeline import load_run_info, quiet_dlt_defaults
+    from dbsync.run.sync import quiet_dlt_defaults
     from dbsync.source.source import dbsync_source
 
     quiet_dlt_defaults()
@@ -129,7 +128,7 @@ def verify_sync(config: Union[SyncConfig, Mapping[str, Any]], *, destination: Op
         requests = session.client.stats.requests
     finally:
         session.close()
-    from dbsync.pipeline import destination_label
+    from dbsync.run.destination import destination_label
 
     return VerifyResult(name, pipeline.dataset_name, destination_label(pipeline.destination), verdicts,
                         requests=requests, seconds=time.time() - started)
@@ -139,7 +138,8 @@ def _attach(cfg: SyncConfig, name: str, destination: Optional[str], dataset: Opt
             pipelines_dir: Optional[str]) -> Tuple[Any, str]:
     """The pipeline the last run used (its destination and dataset from the run info), with its
     schema restored from the destination if the local folder lacks it."""
-    from dbsync.pipeline import default_pipelines_dir, load_run_info, make_pipeline
+    from dbsync.run.destination import default_pipelines_dir, make_pipeline
+    from dbsync.run.run_info import load_run_info
 
     pdir = pipelines_dir or default_pipelines_dir()
     info = load_run_info(pdir, name)
@@ -155,7 +155,7 @@ def _attach(cfg: SyncConfig, name: str, destination: Optional[str], dataset: Opt
 
 def _verify_table(pipeline: Any, session: Any, job: Any, destination_rows: Optional[int],
                   state: Mapping[str, Any], *, keys: bool, sample: int) -> TableVerdict:
-    from dbsync.reconcile.check import counts_apply, compare_counts
+    from dbsync.reconcile.check import counts_apply
 
     report = session.report.tables[job.resource_name]
     verdict = TableVerdict(job.resource_name, report.source, job.table_name, destination_rows=destination_rows)
@@ -346,7 +346,7 @@ def _compare_keys(pipeline: Any, session: Any, job: Any, verdict: TableVerdict, 
     """Every key the source lists against every key the destination holds, in a scratch DuckDB."""
     import duckdb
 
-    from dbsync.source.key_scan import KeyPageProcessor, make_scan_reader
+    from dbsync.source.key_scan import make_scan_reader
 
     if listing is None:  # --keys: the records endpoint itself, keys only kept
         converter = session.converters[job.resource_name]

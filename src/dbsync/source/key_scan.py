@@ -395,7 +395,7 @@ def apply_scans(pipeline: Any, session: Any) -> None:
                 if report is not None and state.get("confirm"):
                     report.scan_pending = compare.pending
             except Exception as exc:  # the destination refused the comparison: the keys stay for the next run
-                from dbsync.load_errors import destination_error
+                from dbsync.run.load_errors import destination_error
 
                 error = destination_error("key-scan comparison", exc)
                 error.message = f"{job.label}: deletes found by the key scan could not be applied: {error.message}"

@@ -84,7 +84,7 @@ class SyncSession:
         # destination (deleted, a new file), so they are read in full (set by run_sync)
         self.fresh_resources: Set[str] = set()
         # resources whose table is not in the destination yet: appended, not merged, while no
-        # key comes twice (dbsync.source.first_load; set by run_sync)
+        # key comes twice (dbsync.run.first_load; set by run_sync)
         self.first_loads: Dict[str, Any] = {}
         # each destination table's columns before this run (dbsync.reconcile.columns; set by run_sync)
         self.columns_before: Dict[str, Set[str]] = {}
@@ -548,7 +548,7 @@ def _relax_destination(job: TableJob, columns: Any) -> None:
 
 def _batch(converter: TableConverter, tables: List[pa.Table], first_load: Any = None) -> Any:
     """One Arrow table for dlt, carrying hints for newly inferred JSON columns if there are any
-    (and the write disposition of a table's first load: dbsync.source.first_load).
+    (and the write disposition of a table's first load: dbsync.run.first_load).
 
     ``tables`` is emptied: the generator stays suspended at its ``yield`` until dlt comes back
     to it (after every other table's turn), and a list still holding the pages would keep one

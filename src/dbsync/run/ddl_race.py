@@ -1,6 +1,6 @@
 """Retry a load that lost a race with another worker creating the same tables.
 
-Partitions (see :mod:`dbsync.partition`) run in parallel into one dataset. Their first loads
+Partitions (see :mod:`dbsync.run.partition`) run in parallel into one dataset. Their first loads
 all create the dataset and dlt's shared tables (``_dlt_loads``, ``_dlt_version``,
 ``_dlt_pipeline_state``; with ``layout: union`` the data tables too). dlt checks what exists,
 then runs ``CREATE``; two workers doing that at once make PostgreSQL refuse one of them
@@ -22,7 +22,7 @@ import re
 import time
 from typing import Any, Callable
 
-logger = logging.getLogger("dbsync.pipeline")
+logger = logging.getLogger("dbsync.run")
 
 ATTEMPTS = 5
 _RACE = re.compile(

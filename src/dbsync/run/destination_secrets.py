@@ -13,7 +13,7 @@ from typing import Any
 
 from dbsync.http.redaction import register_secret
 
-logger = logging.getLogger("dbsync.pipeline")
+logger = logging.getLogger("dbsync.run")
 
 
 def register_destination_secrets(pipeline: Any) -> None:

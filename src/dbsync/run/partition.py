@@ -111,17 +111,6 @@ def check_unique_partitions(database_ids: Sequence[str], pipeline_name: str) -> 
         seen[name] = db
 
 
-def with_source_name(source: Any, name: str) -> Any:
-    """The dlt source under another name (schema and state section); the config section stays
-    ``dbsync``, so secrets are found as before. Keeps the dbsync session attached."""
-    if source.name == name:
-        return source
-    session = getattr(source, "dbsync_session", None)
-    renamed = source.clone(with_name=name)
-    renamed.dbsync_session = session
-    return renamed
-
-
 @dataclass
 class PartitionResult:
     database: str
@@ -159,7 +148,7 @@ class PartitionedRun:
     def combined(self) -> Any:
         """One :class:`SyncResult` over every partition that loaded (for the summary table)."""
         from dbsync.http.client import RequestStats
-        from dbsync.pipeline import SyncResult
+        from dbsync.run.sync import SyncResult
         from dbsync.source.report import RunReport
 
         report, stats = RunReport(), RequestStats()
@@ -204,7 +193,8 @@ def run_partitioned(
     from dbsync.discovery.catalog import Catalog
     from dbsync.discovery.discover import discover_catalog
     from dbsync.http.client import ApiClient
-    from dbsync.pipeline import quiet_dlt_defaults, resolve_destination, run_sync
+    from dbsync.run.sync import quiet_dlt_defaults, run_sync
+    from dbsync.run.destination import resolve_destination
 
     quiet_dlt_defaults()
     cfg = config if isinstance(config, SyncConfig) else parse_config(config)
@@ -220,7 +210,7 @@ def run_partitioned(
     client = ApiClient(cfg)
     try:
         from dbsync.discovery.cache import DiscoveryCache
-        from dbsync.pipeline import default_pipelines_dir
+        from dbsync.run.destination import default_pipelines_dir
 
         cache = DiscoveryCache.for_pipeline(cfg, pipelines_dir or default_pipelines_dir(), base, reuse=not full_refresh)
         catalog = discover_catalog(cfg, client, databases=[glob.escape(i) for i in ids], tables=tables, cache=cache)

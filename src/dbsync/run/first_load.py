@@ -159,16 +159,17 @@ def missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str,
     Free on the runs that matter most: a DuckDB file that does not exist holds no table; a file
     nobody wrote since this pipeline's last load (``fingerprint``) holds every table the
     pipeline's schema knows. Otherwise one information-schema query; a destination that cannot
-    be asked gives no resource (merge, as always). ``stored`` (dbsync.pipeline.StoredTables)
+    be asked gives no resource (merge, as always). ``stored`` (dbsync.run.stored_tables.StoredTables)
     shares that query with the run's other questions about the destination."""
     import os
 
-    from dbsync.pipeline import _duckdb_path, _missing_tables, duckdb_fingerprint
+    from dbsync.run.destination import duckdb_path, duckdb_fingerprint
+    from dbsync.run.stored_tables import missing_in_destination
 
     candidates = [job for job in jobs if qualifies(job)]
     if not candidates:
         return set()
-    path = _duckdb_path(pipeline.destination)
+    path = duckdb_path(pipeline.destination)
     if path is not None and not os.path.exists(path):
         return {job.resource_name for job in candidates}
     schema = pipeline.schemas[source_name] if source_name in pipeline.schema_names else None
@@ -179,4 +180,4 @@ def missing_tables(pipeline: Any, jobs: Sequence[Any], source_name: str,
             return set()
     if stored is not None:
         return stored.missing(candidates)
-    return _missing_tables(pipeline, candidates, source_name)
+    return missing_in_destination(pipeline, candidates, source_name)

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any, List
 
-logger = logging.getLogger("dbsync.recovery")
+logger = logging.getLogger("dbsync.run.recovery")
 
 
 def repair_interrupted_packages(working_dir: str) -> List[str]:
