@@ -101,3 +101,17 @@ def test_a_union_table_is_read_in_full_and_its_rebuild_left_to_a_full_refresh(se
     assert refreshed.ok and workspace.columns("orders")["unit_price"][0] == "DOUBLE"
     assert_destination_equals_source(workspace, server, tables=["orders"], layout="union",
                                      types={"unit_price": "number"})
+
+
+def test_full_refresh_of_one_table_leaves_the_others_alone(server, workspace):
+    config = reference_config(server.base_url)
+    workspace.sync(config)
+    loads = dict(workspace.query('SELECT \'customers\', MIN(_dbsync_synced_at) FROM synced."acme__customers"'))
+    result = workspace.sync(config, tables=["orders"], full_refresh=True)
+    assert result.ok and list(result.report.tables) == ["acme__orders"]
+    assert result.report.tables["acme__orders"].mode == "full" and result.report.tables["acme__orders"].rows == 150
+    assert dict(workspace.query('SELECT \'customers\', MIN(_dbsync_synced_at) FROM synced."acme__customers"')) == loads, \
+        "customers was not reloaded"
+    again = workspace.sync(config)
+    assert again.ok and all(t.mode == "incremental" for t in again.report.tables.values())
+    assert_destination_equals_source(workspace, server)

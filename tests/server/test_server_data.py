@@ -120,14 +120,11 @@ def test_empty_strings_nulls_and_long_strings():
     assert max(len(d) for d in descriptions if d) >= 2048
 
 
-def test_generation_is_fast_enough():
-    import time
-
-    started = time.perf_counter()
+def test_a_big_table_is_generated_whole():
+    """100,000 rows, each a record of its own (how fast: bench/bench_server.py, never a timed test)."""
     generated = generate_table(KINDS["orders"], 42, "acme", "orders", 100_000)
-    elapsed = time.perf_counter() - started
     assert len(generated.bodies) == 100_000
-    assert elapsed < 5.0, f"100k orders rows took {elapsed:.2f} s"
+    assert len(set(generated.bodies[:1000])) == 1000
 
 
 def test_default_table_rows_only_resizes_the_default_table(server_factory, make_api):
