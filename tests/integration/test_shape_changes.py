@@ -115,3 +115,13 @@ def test_full_refresh_of_one_table_leaves_the_others_alone(server, workspace):
     again = workspace.sync(config)
     assert again.ok and all(t.mode == "incremental" for t in again.report.tables.values())
     assert_destination_equals_source(workspace, server)
+
+
+def test_a_layout_change_moves_the_rows_and_leaves_no_stale_table(server, workspace):
+    config = reference_config(server.base_url)
+    workspace.sync(config)
+    assert sorted(workspace.tables()) == ["acme__customers", "acme__orders"]
+    result = workspace.sync(reference_config(server.base_url, layout="union"))
+    assert result.ok and all(t.mode == "full" for t in result.report.tables.values())
+    assert sorted(workspace.tables()) == ["customers", "orders"], "the per-database tables were dropped"
+    assert_destination_equals_source(workspace, server, layout="union")

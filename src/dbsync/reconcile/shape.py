@@ -9,7 +9,9 @@ the key, how deletes and history are kept), and a run that finds it changed drop
 (dlt's own ``pipeline_drop``: its side tables and its state too) and reads it again in full,
 saying which part changed. Nullability is not part of it: dbsync relaxes a column that receives
 nulls by itself. A union table (``layout: union``) is shared by every database's resource:
-it is read in full, and its rebuild left to ``--full-refresh -t <table>``, with a warning.
+it is read in full, and its rebuild left to ``--full-refresh -t <table>``, with a warning. The
+destination table's name is part of the shape: a ``layout`` or resource name that moves a table
+drops the table it loaded into before (unless that one was a union table) and fills the new one.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def table_shape(converter: Any, job: Any, deletes: Any) -> Dict[str, Any]:
     rules = {name: [rule.type, rule.value, bool(rule.parse_json)] for name, rule in converter.value_rules.items()}
     doc = {"columns": dict(sorted(columns.items())), "rules": dict(sorted(rules.items())),
            "primary_key": list(job.primary_key), "history": bool(job.history),
-           "deletes": [deletes.mode, deletes.field] if deletes.mode != "ignore" else None}
+           "deletes": [deletes.mode, deletes.field] if deletes.mode != "ignore" else None,
+           "table": job.table_name, "union": job.database_column is not None}
     digest = hashlib.blake2b(json.dumps(doc, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
     return {"digest": digest, **doc}
 
@@ -50,7 +53,7 @@ def shape_changes(saved: Optional[Mapping[str, Any]], now: Mapping[str, Any]) ->
         if was != now_is:
             out.append(f"column {name}: {_type_text(was)} -> {_type_text(now_is)}")
     for key, label in (("rules", "value rules"), ("primary_key", "primary key"), ("history", "history"),
-                       ("deletes", "deletes (mode, field)")):
+                       ("deletes", "deletes (mode, field)"), ("table", "destination table")):
         if saved.get(key) != now.get(key):
             out.append(f"{label}: {saved.get(key)} -> {now.get(key)}")
     gone = sorted(set(before_columns) - set(after_columns))
@@ -88,7 +91,9 @@ def rebuild(pipeline: Any, session: Any, source_name: str) -> Dict[str, List[str
     if not changed:
         return changed
     by_name = {job.resource_name: job for job in session.jobs}
-    drop = [name for name in changed if by_name[name].database_column is None]
+    saved = pipeline.state.get("sources", {}).get(source_name, {}).get("resources", {})
+    # the table the resource loaded into so far is dropped, unless it is a union table (shared)
+    drop = [name for name in changed if not ((saved.get(name) or {}).get(STATE_KEY) or {}).get("union")]
     if drop:
         from dlt.pipeline.helpers import pipeline_drop
 
@@ -98,11 +103,12 @@ def rebuild(pipeline: Any, session: Any, source_name: str) -> Dict[str, List[str
         if name in drop:
             message = (f"{report.source}: the table's shape changed ({'; '.join(changes)}): its destination table "
                        "was dropped and is loaded again in full")
+            session.fresh_resources.add(name)
         else:
             session.fresh_resources.add(name)
             message = (f"{report.source}: the table's shape changed ({'; '.join(changes)}): read in full; the union "
-                       f"table {by_name[name].table_name} keeps its old column types until `dbsync run --full-refresh "
-                       f"-t {by_name[name].table.name}`")
+                       f"table it loaded into, shared by every database, keeps its old columns (and, if it moved, "
+                       f"these rows) until `dbsync run --full-refresh -t {by_name[name].table.name}`")
         logger.warning("%s", message)
         report.warnings.append(message)
     return changed
