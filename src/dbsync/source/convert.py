@@ -186,7 +186,9 @@ class TableConverter:
         deleted_mask = self._deleted_mask(records, keys)
         self._check_primary_key(records, keys, deleted_mask, page)
 
-        names: List[str] = list(self.plans)
+        tombstone = self.deletes.field if self.deletes.mode != "ignore" else None
+        # a field the API declares under the tombstone field's name is that column, added once below
+        names: List[str] = [name for name in self.plans if name != tombstone]
         extra = [k for k in keys if k not in self.plans and k != self.deletes.field]
         if extra:
             extra.sort()
@@ -237,7 +239,10 @@ class TableConverter:
         field, marker = self.deletes.field, self.deletes.value
         if self.deletes.mode == "ignore" or field not in keys:
             return None
-        return pa.array([True if r.get(field) == marker else None for r in records], pa.bool_())
+        # a tombstone is True; a boolean false the API sends in that field (a declared "deleted"
+        # flag on every record) stays false, anything else is no value
+        return pa.array([True if r.get(field) == marker else (r.get(field) if r.get(field) is False else None)
+                         for r in records], pa.bool_())
 
     def _check_primary_key(self, records: List[Dict[str, Any]], keys: Set[str], deleted: Optional[pa.Array],
                            page: str) -> None:
