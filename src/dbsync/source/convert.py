@@ -380,9 +380,9 @@ class TableConverter:
             self._relax(plan, ident, page, unfit)
             if is_tombstone is None:
                 return array
-            placeholder = pa.scalar(_placeholder(array.type), type=array.type)
+            placeholder = pa.scalar(_placeholder(array.type, plan.dlt_type), type=array.type)
             return pc.if_else(is_tombstone, pc.fill_null(array, placeholder), array)
-        placeholder = pa.scalar(_placeholder(array.type), type=array.type)
+        placeholder = pa.scalar(_placeholder(array.type, plan.dlt_type), type=array.type)
         return pc.if_else(is_null, placeholder, array)
 
 
@@ -520,8 +520,12 @@ def _looks_like_timestamp(text: str) -> bool:
         return False
 
 
-def _placeholder(t: pa.DataType) -> Any:
-    """A value of type ``t`` for tombstones' NOT NULL columns (never reaches the final table)."""
+def _placeholder(t: pa.DataType, dlt_type: Optional[str] = None) -> Any:
+    """A value of type ``t`` for tombstones' NOT NULL columns (never reaches the final table).
+    JSON columns are text in Arrow: their placeholder must be JSON too (``""`` is not, and the
+    destination's cast of a tombstone failed every later run)."""
+    if dlt_type == "json":
+        return "null"
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return ""
     if pa.types.is_boolean(t):
