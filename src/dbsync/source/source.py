@@ -33,6 +33,7 @@ from dbsync.discovery.discover import discover_catalog
 from dbsync.discovery.types import resolve_type_map
 from dbsync.source.unwrap import rules_for_table
 from dbsync.source.value_tally import ValueTally
+from dbsync.source.column_names import ColumnNames
 from dbsync.errors import DataError, DbsyncError, NotFoundError, Where
 from dbsync.http.client import ApiClient
 from dbsync.source.convert import SYNCED_AT, TableConverter
@@ -106,6 +107,7 @@ class SyncSession:
         self._lock = threading.Lock()
         type_map = resolve_type_map(config.types)
         self.converters: Dict[str, TableConverter] = {}
+        self.column_names: Dict[str, ColumnNames] = {}  # each field's column (dbsync.source.column_names)
         for job in jobs:
             where = Where(database=job.database, table=job.table.name)
             union = config.layout == "union" and job.database is not None
@@ -116,6 +118,10 @@ class SyncSession:
                 value_rules=rules_for_table(job.table, config.type_rules, config.field_rules),
             )
             self.converters[job.resource_name] = converter
+            self.column_names[job.resource_name] = ColumnNames(
+                list(converter.plans), _own_columns(), where=job.label,
+                generated=[c for c in (config.deletes.field if config.deletes.mode != "ignore" else None,
+                                       job.database_column) if c])
             processor = PageProcessor(converter=converter, data_selector=job.data_selector, where=where,
                                       primary_key=job.api_primary_key, cursor_field=job.cursor_fields)
             reader = _make_reader(client, processor, job, config.incremental)
@@ -245,6 +251,13 @@ class SyncSession:
         self.client.close()
 
 
+def _own_columns() -> List[str]:
+    """The columns dbsync adds to a page after typing it: no API field may take their names."""
+    from dbsync.source.convert import DELETED_AT
+
+    return [SYNCED_AT, DELETED_AT, history.VALID_FROM, history.VALID_TO, history.ROW_VERSION]
+
+
 def _processes(configured: Optional[int]) -> int:
     """Worker processes for page conversion: as configured, else one per core up to two (the
     API server, dlt and the fetch threads need the rest)."""
@@ -296,6 +309,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
         scan = session.scans.get(job.resource_name)  # this run's scan for deletes, if any
         record_keys = key_scan.RecordKeys(session, job, scan) if scan is not None and scan.kind == "records" else None
         values = ValueTally([f.name for f in job.table.fields] if job.table.fields else None)
+        names = session.column_names[job.resource_name]
         try:
             while True:
                 result = session.scheduler.next_page(reader)
@@ -307,7 +321,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                     yield from record_keys.add(result)
                 relaxed = converter.take_relaxed()
                 if relaxed:
-                    _relax_destination(job, relaxed)
+                    _relax_destination(job, {names.name(column) for column in relaxed})
                 table = result.table
                 tombstones_in_table = result.deleted
                 if mark_deletes and result.deleted:
@@ -316,6 +330,7 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                     side_table_started = True
                     report.deleted += result.deleted
                     tombstones_in_table = 0
+                table = names.apply(table)  # fields that cannot be their own column (blank, colliding)
                 if table.num_rows:
                     if job.history:
                         table = history.with_row_version(table, exclude=(session.config.deletes.field,))
@@ -338,9 +353,9 @@ def _table_generator(session: SyncSession, job: TableJob) -> Callable[[], Iterat
                 if session.progress:
                     session.progress(report)
                 if pending.rows >= batch_rows:
-                    yield _batch(converter, pending.take(), session.first_loads.get(job.resource_name))
+                    yield _batch(converter, pending.take(), session.first_loads.get(job.resource_name), names)
             if pending.tables:
-                yield _batch(converter, pending.take(), session.first_loads.get(job.resource_name))
+                yield _batch(converter, pending.take(), session.first_loads.get(job.resource_name), names)
             warning = reader.check_complete()  # raises when rows the API announced are missing
             if warning:
                 report.warnings.append(warning)
@@ -546,7 +561,8 @@ def _relax_destination(job: TableJob, columns: Any) -> None:
                        job.table_name, type(exc).__name__)
 
 
-def _batch(converter: TableConverter, tables: List[pa.Table], first_load: Any = None) -> Any:
+def _batch(converter: TableConverter, tables: List[pa.Table], first_load: Any = None,
+           names: Optional[ColumnNames] = None) -> Any:
     """One Arrow table for dlt, carrying hints for newly inferred JSON columns if there are any
     (and the write disposition of a table's first load: dbsync.run.first_load).
 
@@ -556,6 +572,8 @@ def _batch(converter: TableConverter, tables: List[pa.Table], first_load: Any = 
     table = _concat(tables)
     tables.clear()
     hints = converter.take_new_hints()
+    if names is not None:
+        hints = names.hints(hints)
     if first_load is not None:
         table, disposition, merge_hints = first_load.prepare(table)
         columns = dict(hints or {})
@@ -599,7 +617,7 @@ def _concat(tables: List[pa.Table]) -> pa.Table:
 
 def _resource(session: SyncSession, job: TableJob) -> Any:
     converter = session.converters[job.resource_name]
-    hints = converter.column_hints()
+    hints = session.column_names[job.resource_name].hints(converter.column_hints())
     write_disposition: Any = job.write_disposition
     if job.history:
         deletes = session.config.deletes
